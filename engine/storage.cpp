@@ -1,0 +1,59 @@
+#include "engine/storage.h"
+
+#include <cstdlib>
+#include <new>
+
+namespace atebm {
+namespace {
+
+std::atomic<int64_t> g_live{0};
+
+class CpuAllocator final : public Allocator {
+ public:
+  void* allocate(size_t nbytes) override {
+    if (nbytes == 0) return nullptr;
+    const size_t rounded = (nbytes + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, rounded);
+    ATEBM_CHECK(p != nullptr, "out of CPU memory: failed to allocate {} bytes", nbytes);
+    return p;
+  }
+  void deallocate(void* p, size_t) override { std::free(p); }
+};
+
+CpuAllocator g_cpu_allocator;
+Allocator* g_allocators[2] = {&g_cpu_allocator, nullptr};
+
+}  // namespace
+
+Allocator* get_allocator(DeviceType t) {
+  Allocator* a = g_allocators[static_cast<int>(t)];
+  ATEBM_CHECK(a != nullptr, "no allocator for device type {}: {}", static_cast<int>(t),
+              t == DeviceType::CUDA ? "this build has no CUDA backend (configure with -DATEBM_CUDA=ON)"
+                                    : "not registered");
+  return a;
+}
+
+void set_allocator(DeviceType t, Allocator* a) { g_allocators[static_cast<int>(t)] = a; }
+
+Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
+  data_ = get_allocator(device.type)->allocate(nbytes);
+  g_live.fetch_add(1);
+}
+
+Storage::Storage(void* data, size_t nbytes, Device device, std::function<void(void*)> release)
+    : data_(data), nbytes_(nbytes), device_(device), release_(std::move(release)) {
+  g_live.fetch_add(1);
+}
+
+Storage::~Storage() {
+  if (release_) {
+    release_(data_);
+  } else if (data_ != nullptr) {
+    get_allocator(device_.type)->deallocate(data_, nbytes_);
+  }
+  g_live.fetch_sub(1);
+}
+
+int64_t Storage::live_count() { return g_live.load(); }
+
+}  // namespace atebm
