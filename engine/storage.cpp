@@ -1,31 +1,18 @@
 #include "engine/storage.h"
 
-#include <cstdlib>
-#include <new>
+#include "engine/cpu/cpu_allocator.h"
 
 namespace atebm {
 namespace {
 
 std::atomic<int64_t> g_live{0};
 
-class CpuAllocator final : public Allocator {
- public:
-  void* allocate(size_t nbytes) override {
-    if (nbytes == 0) return nullptr;
-    const size_t rounded = (nbytes + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, rounded);
-    ATEBM_CHECK(p != nullptr, "out of CPU memory: failed to allocate {} bytes", nbytes);
-    return p;
-  }
-  void deallocate(void* p, size_t) override { std::free(p); }
-};
-
-CpuAllocator g_cpu_allocator;
-Allocator* g_allocators[2] = {&g_cpu_allocator, nullptr};
+Allocator* g_allocators[2] = {nullptr, nullptr};
 
 }  // namespace
 
 Allocator* get_allocator(DeviceType t) {
+  if (t == DeviceType::CPU && g_allocators[0] == nullptr) g_allocators[0] = cpu::caching_allocator();
   Allocator* a = g_allocators[static_cast<int>(t)];
   ATEBM_CHECK(a != nullptr, "no allocator for device type {}: {}", static_cast<int>(t),
               t == DeviceType::CUDA ? "this build has no CUDA backend (configure with -DATEBM_CUDA=ON)"
