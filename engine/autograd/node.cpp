@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "engine/autograd/grad_mode.h"
+#include "engine/factories.h"
 #include "ops/arith.h"
 
 namespace atebm {
@@ -35,9 +36,15 @@ AccumulateGrad::AccumulateGrad(Tensor leaf)
 }
 
 Tensors AccumulateGrad::backward(Tensors&& grads) {
-  // With create_graph the new .grad keeps its graph (so it can be differentiated again);
-  // otherwise it is stored detached.
-  Tensor g = GradMode::is_enabled() ? grads[0] : detach(grads[0]);
+  Tensor g = std::move(grads[0]);
+  if (!GradMode::is_enabled()) {
+    // .grad is updated in place by optimisers, so it must own contiguous memory: keep the
+    // incoming tensor only if nothing else refers to it or its storage (an expanded view, the
+    // user's grad_output or a saved tensor would be aliased), else store a copy.
+    const bool exclusive = g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 && g.is_contiguous();
+    g = exclusive ? detach(g) : copy_to(g, g.device(), g.dtype());
+  }
+  // With create_graph the new .grad keeps its graph (so it can be differentiated again).
   const Tensor old = leaf_.grad();
   leaf_.set_grad(old.defined() ? add(old, g) : g);
   return {};
