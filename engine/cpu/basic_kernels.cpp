@@ -49,7 +49,7 @@ void arange(const Tensor& dst, double start, double step) {
   ATEBM_DISPATCH_ALL(dst.dtype(), "arange", [&] {
     scalar_t* d = dst.data<scalar_t>();
     const int64_t n = dst.numel();
-    for (int64_t i = 0; i < n; ++i) d[i] = static_cast<scalar_t>(start + static_cast<double>(i) * step);
+    for (int64_t i = 0; i < n; ++i) d[i] = static_cast<scalar_t>(std::fma(static_cast<double>(i), step, start));
   });
 }
 
@@ -61,7 +61,7 @@ void uniform(const Tensor& dst, uint64_t seed, uint64_t offset, double lo, doubl
     parallel_for(0, (n + 3) / 4, 4096, [&](int64_t b, int64_t e) {
       for (int64_t blk = b; blk < e; ++blk) {
         const philox::Block r = philox::philox4x32_10(offset + blk, seed);
-        for (int j = 0; j < 4 && blk * 4 + j < n; ++j) d[blk * 4 + j] = a + w * philox::u24(r.w[j]);
+        for (int j = 0; j < 4 && blk * 4 + j < n; ++j) d[blk * 4 + j] = std::fma(w, philox::u24(r.w[j]), a);  // fma: same rounding as the CUDA twin
       }
     });
   } else {
@@ -71,7 +71,7 @@ void uniform(const Tensor& dst, uint64_t seed, uint64_t offset, double lo, doubl
       for (int64_t blk = b; blk < e; ++blk) {
         const philox::Block r = philox::philox4x32_10(offset + blk, seed);
         for (int j = 0; j < 2 && blk * 2 + j < n; ++j)
-          d[blk * 2 + j] = lo + (hi - lo) * philox::u53(r.w[2 * j], r.w[2 * j + 1]);
+          d[blk * 2 + j] = std::fma(hi - lo, philox::u53(r.w[2 * j], r.w[2 * j + 1]), lo);
       }
     });
   }
@@ -94,7 +94,7 @@ void normal(const Tensor& dst, uint64_t seed, uint64_t offset, double mean, doub
           v[2 * p + 1] = rad * std::sin(static_cast<float>(kTwoPi) * u2);
         }
         for (int j = 0; j < 4 && blk * 4 + j < n; ++j)
-          d[blk * 4 + j] = static_cast<float>(mean) + static_cast<float>(std) * v[j];
+          d[blk * 4 + j] = std::fma(static_cast<float>(std), v[j], static_cast<float>(mean));
       }
     });
   } else {
@@ -106,7 +106,7 @@ void normal(const Tensor& dst, uint64_t seed, uint64_t offset, double mean, doub
         const double u1 = 1.0 - philox::u53(r.w[0], r.w[1]), u2 = philox::u53(r.w[2], r.w[3]);
         const double rad = std::sqrt(-2.0 * std::log(u1));
         const double v[2] = {rad * std::cos(kTwoPi * u2), rad * std::sin(kTwoPi * u2)};
-        for (int j = 0; j < 2 && blk * 2 + j < n; ++j) d[blk * 2 + j] = mean + std * v[j];
+        for (int j = 0; j < 2 && blk * 2 + j < n; ++j) d[blk * 2 + j] = std::fma(std, v[j], mean);
       }
     });
   }
