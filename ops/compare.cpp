@@ -32,7 +32,8 @@ Tensor compare(CompareOp op, const char* name, const Tensor& a, double s) {
 void check_mask(const char* op, const Tensor& mask, const Tensor& data) {
   detail::check_defined(op, mask, "mask");
   ATEBM_CHECK(mask.dtype() == DType::Bool || mask.dtype() == data.dtype(),
-              "{}: mask must be bool or {} (0/1), got {}", op, data.dtype(), mask.dtype());
+              "{}: mask must be bool or {} (0/1), got {} (mask shape {}, data shape {})", op, data.dtype(), mask.dtype(),
+              shape_str(mask.shape()), shape_str(data.shape()));
   ATEBM_CHECK(mask.device() == data.device(), "{}: mask is on {} but the data is on {}", op, mask.device(),
               data.device());
 }

@@ -17,7 +17,8 @@ Tensor checked_index(const char* op, const Tensor& index, int64_t n, const Tenso
   Tensor idx = index.is_contiguous() ? index : copy_to(index, index.device(), DType::Int64);
   const int64_t* p = idx.data<int64_t>();
   for (int64_t i = 0; i < idx.numel(); ++i)
-    ATEBM_CHECK(p[i] >= 0 && p[i] < n, "{}: index {} at position {} is out of range [0, {})", op, p[i], i, n);
+    ATEBM_CHECK(p[i] >= 0 && p[i] < n, "{}: index {} at position {} is out of range [0, {}) for data of shape {}", op,
+                p[i], i, n, shape_str(like.shape()));
   return idx;
 }
 
@@ -29,6 +30,8 @@ Tensor cat(const Tensors& xs, int64_t dim) {
   ATEBM_CHECK(!xs.empty(), "cat: expected a non-empty list of tensors");
   const Tensor& first = xs[0];
   detail::check_defined("cat", first);
+  ATEBM_CHECK(first.dim() >= 1, "cat: zero-dim tensors cannot be concatenated (use stack), got shape {}",
+              shape_str(first.shape()));
   const int64_t d = wrap_dim(dim, first.dim(), "cat");
   Shape shape = first.shape();
   shape[d] = 0;

@@ -17,6 +17,8 @@ namespace {
 std::vector<bool> reduce_flags(const Tensor& x, const std::vector<int64_t>& dims, const char* op) {
   std::vector<bool> flags(static_cast<size_t>(x.dim()), false);
   for (int64_t d : dims) {
+    ATEBM_CHECK(d >= -std::max<int64_t>(x.dim(), 1) && d < std::max<int64_t>(x.dim(), 1),
+                "{}: dim {} is out of range for a tensor of shape {}", op, d, shape_str(x.shape()));
     const int64_t w = wrap_dim(d, x.dim(), op);
     ATEBM_CHECK(!flags[w], "{}: dim {} appears twice in the dims list", op, d);
     flags[w] = true;

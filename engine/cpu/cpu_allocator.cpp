@@ -38,15 +38,18 @@ class CachingCpuAllocator final : public Allocator {
         return p;
       }
     }
-    void* p = std::aligned_alloc(cls >= kLargeClass ? kLargeClass : 64, cls);
+    // aligned_alloc needs a size that is a multiple of the alignment: 2 MiB alignment (huge
+    // pages) only for classes that are whole multiples of 2 MiB.
+    const size_t align = cls % kLargeClass == 0 ? kLargeClass : 64;
+    void* p = std::aligned_alloc(align, cls);
     if (p == nullptr) {
       release_cached();
-      p = std::aligned_alloc(cls >= kLargeClass ? kLargeClass : 64, cls);
+      p = std::aligned_alloc(align, cls);
     }
     ATEBM_CHECK(p != nullptr, "out of CPU memory: failed to allocate {} bytes ({} bytes in use)", nbytes,
                 stats_.allocated_bytes);
 #ifdef MADV_HUGEPAGE
-    if (cls >= kLargeClass) madvise(p, cls, MADV_HUGEPAGE);
+    if (align == kLargeClass) madvise(p, cls, MADV_HUGEPAGE);
 #endif
     std::lock_guard<std::mutex> lock(mu_);
     stats_.system_allocations += 1;

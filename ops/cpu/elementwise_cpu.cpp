@@ -16,13 +16,16 @@ void unary_loop(const Tensor& out, const Tensor& x, F f) {
   const T* p = x.data<T>();
   strided_loop<2>(out.shape(), {out.strides().data(), x.strides().data()},
                   [&](int64_t n, const std::array<int64_t, 2>& off, const std::array<int64_t, 2>& st) {
+                    // A local copy of the functor: its captured scalars become loop invariants
+                    // the compiler can prove safe to load, so conditional lambdas vectorise.
+                    const F fn = f;
                     T* __restrict oo = o + off[0];
                     const T* __restrict xx = p + off[1];
                     if (st[0] == 1 && st[1] == 1) {
 #pragma omp simd
-                      for (int64_t i = 0; i < n; ++i) oo[i] = f(xx[i]);
+                      for (int64_t i = 0; i < n; ++i) oo[i] = fn(xx[i]);
                     } else {
-                      for (int64_t i = 0; i < n; ++i) oo[i * st[0]] = f(xx[i * st[1]]);
+                      for (int64_t i = 0; i < n; ++i) oo[i * st[0]] = fn(xx[i * st[1]]);
                     }
                   });
 }
@@ -35,22 +38,23 @@ void binary_loop(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
   const Shape sa = broadcast_strides(a, out.shape()), sb = broadcast_strides(b, out.shape());
   strided_loop<3>(out.shape(), {out.strides().data(), sa.data(), sb.data()},
                   [&](int64_t n, const std::array<int64_t, 3>& off, const std::array<int64_t, 3>& st) {
+                    const F fn = f;
                     TO* __restrict oo = o + off[0];
                     const TA* __restrict aa = pa + off[1];
                     const TB* __restrict bb = pb + off[2];
                     if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
 #pragma omp simd
-                      for (int64_t i = 0; i < n; ++i) oo[i] = f(aa[i], bb[i]);
+                      for (int64_t i = 0; i < n; ++i) oo[i] = fn(aa[i], bb[i]);
                     } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
                       const TB s = bb[0];
 #pragma omp simd
-                      for (int64_t i = 0; i < n; ++i) oo[i] = f(aa[i], s);
+                      for (int64_t i = 0; i < n; ++i) oo[i] = fn(aa[i], s);
                     } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
                       const TA s = aa[0];
 #pragma omp simd
-                      for (int64_t i = 0; i < n; ++i) oo[i] = f(s, bb[i]);
+                      for (int64_t i = 0; i < n; ++i) oo[i] = fn(s, bb[i]);
                     } else {
-                      for (int64_t i = 0; i < n; ++i) oo[i * st[0]] = f(aa[i * st[1]], bb[i * st[2]]);
+                      for (int64_t i = 0; i < n; ++i) oo[i * st[0]] = fn(aa[i * st[1]], bb[i * st[2]]);
                     }
                   });
 }

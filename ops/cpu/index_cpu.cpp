@@ -45,7 +45,7 @@ void index_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor
     scalar_t* po = out.data<scalar_t>();
     const scalar_t* ps = src.data<scalar_t>();
     // Parallel over outer slices only: rows of one slice may repeat an index.
-    parallel_for(0, ao.outer, 1, [&](int64_t b, int64_t e) {
+    parallel_for(0, ao.outer, std::max<int64_t>(1, 32768 / std::max<int64_t>(k * ao.inner, 1)), [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o)
         for (int64_t j = 0; j < k; ++j) {
           scalar_t* d = po + (o * ao.n + idx[j]) * ao.inner;

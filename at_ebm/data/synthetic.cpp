@@ -1,0 +1,84 @@
+#include "at_ebm/data/synthetic.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/error.h"
+#include "engine/factories.h"
+
+namespace atebm::data {
+
+namespace {
+
+enum class Kind { Uniform, Gaussian, Constant };
+
+class SyntheticDataset : public Dataset {
+ public:
+  SyntheticDataset(Kind kind, int64_t n, ImageShape shape, GaussianMode mode, double a, double b, uint64_t seed)
+      : kind_(kind), n_(n), shape_(shape), mode_(mode), a_(a), b_(b), seed_(seed) {
+    ATEBM_CHECK(n > 0, "{}: the number of images must be positive, got {}", name(), n);
+    ATEBM_CHECK(shape.c > 0 && shape.h > 0 && shape.w > 0, "{}: bad image shape {}", name(), shape_str(shape));
+  }
+  int64_t size() const override { return n_; }
+  ImageShape shape() const override { return shape_; }
+  std::string name() const override {
+    switch (kind_) {
+      case Kind::Uniform: return fmt::format("uniform:{} ({}, seed {})", n_, shape_str(shape_), seed_);
+      case Kind::Gaussian:
+        return fmt::format("gaussian:{}:{}:mean={}:std={} ({}, seed {})", n_, mode_ == GaussianMode::Clip ? "clip" : "rescale",
+                           a_, b_, shape_str(shape_), seed_);
+      case Kind::Constant: return fmt::format("constant:{}:{} ({})", n_, a_, shape_str(shape_));
+    }
+    return "synthetic";
+  }
+
+  int64_t get_into(int64_t i, float* out) const override {
+    check_index(i);
+    const int64_t numel = shape_.numel();
+    if (kind_ == Kind::Constant) {
+      std::fill(out, out + numel, static_cast<float>(a_));
+      return -1;
+    }
+    Generator g(seed_);
+    g.set_state({seed_, static_cast<uint64_t>(i) * static_cast<uint64_t>((numel + 3) / 4 + 1)});
+    const Tensor t = kind_ == Kind::Uniform ? rand({numel}, {}, &g) : randn({numel}, {}, &g);
+    std::memcpy(out, t.data<float>(), static_cast<size_t>(numel) * sizeof(float));
+    if (kind_ == Kind::Gaussian) {
+      for (int64_t k = 0; k < numel; ++k) out[k] = static_cast<float>(a_ + b_ * out[k]);
+      if (mode_ == GaussianMode::Clip) {
+        for (int64_t k = 0; k < numel; ++k) out[k] = std::clamp(out[k], 0.0f, 1.0f);
+      } else {
+        const auto [lo, hi] = std::minmax_element(out, out + numel);
+        const float l = *lo, span = *hi - *lo;
+        for (int64_t k = 0; k < numel; ++k) out[k] = span > 0 ? (out[k] - l) / span : 0.5f;
+      }
+    }
+    return -1;
+  }
+
+ private:
+  Kind kind_;
+  int64_t n_;
+  ImageShape shape_;
+  GaussianMode mode_;
+  double a_, b_;
+  uint64_t seed_;
+};
+
+}  // namespace
+
+DatasetPtr make_uniform(int64_t n, const ImageShape& shape, uint64_t seed) {
+  return std::make_shared<SyntheticDataset>(Kind::Uniform, n, shape, GaussianMode::Clip, 0, 0, seed);
+}
+
+DatasetPtr make_gaussian(int64_t n, const ImageShape& shape, GaussianMode mode, double mean, double std, uint64_t seed) {
+  ATEBM_CHECK(std > 0, "gaussian:{}: std must be positive, got {}", n, std);
+  return std::make_shared<SyntheticDataset>(Kind::Gaussian, n, shape, mode, mean, std, seed);
+}
+
+DatasetPtr make_constant(int64_t n, const ImageShape& shape, double value) {
+  ATEBM_CHECK(value >= 0 && value <= 1, "constant:{}:{}: the value must lie in [0, 1]", n, value);
+  return std::make_shared<SyntheticDataset>(Kind::Constant, n, shape, GaussianMode::Clip, value, 0, 0);
+}
+
+}  // namespace atebm::data
