@@ -325,6 +325,35 @@ std::vector<OpCase> build_table() {
       {"to", "float64 -> float32 -> float64", FN(to(to(x[0], DType::Float32), DType::Float64)), normal({{2, 3}}),
        true, kFloat32RoundTrip},
 
+      // ---- neural-network ops (their own test files hold the full configuration tables) ----
+      {"matmul", "[3,4] x [4,2]", FN(matmul(x[0], x[1])), normal({{3, 4}, {4, 2}})},
+      {"matmul", "[2,3,4] x [2,4,2]", FN(matmul(x[0], x[1])), normal({{2, 3, 4}, {2, 4, 2}})},
+      {"linear", "[3,4] w [2,4] b [2]", FN(linear(x[0], x[1], x[2])), normal({{3, 4}, {2, 4}, {2}})},
+      {"conv2d", "[2,2,5,5] w [3,2,3,3] s2 p1", FN(conv2d(x[0], x[1], x[2], {{2, 2}, {1, 1}})),
+       normal({{2, 2, 5, 5}, {3, 2, 3, 3}, {3}})},
+      {"conv2d", "[1,2,4,6] w [2,2,4,4] p0", FN(conv2d(x[0], x[1])), normal({{1, 2, 4, 6}, {2, 2, 4, 4}})},
+      {"conv2d_grad_input", "g [2,3,3,3] w [3,2,3,3] -> [2,2,5,5] s2 p1",
+       FN(conv2d_grad_input(x[0], x[1], {2, 2, 5, 5}, {{2, 2}, {1, 1}})), normal({{2, 3, 3, 3}, {3, 2, 3, 3}})},
+      {"conv2d_grad_weight", "x [2,2,5,5] g [2,3,3,3] -> [3,2,3,3] s2 p1",
+       FN(conv2d_grad_weight(x[0], x[1], {3, 2, 3, 3}, {{2, 2}, {1, 1}})), normal({{2, 2, 5, 5}, {2, 3, 3, 3}})},
+      {"avg_pool2d", "[2,2,4,5] k2 s2", FN(avg_pool2d(x[0], {2, 2}, {2, 2}, {0, 0})), normal({{2, 2, 4, 5}})},
+      {"avg_pool2d_grad", "[1,2,2,2] -> [1,2,4,5] k2 s2", FN(avg_pool2d_grad(x[0], {1, 2, 4, 5}, {2, 2}, {2, 2}, {0, 0})),
+       normal({{1, 2, 2, 2}})},
+      {"max_pool2d", "[1,2,4,4] k2 s2", FN(max_pool2d(x[0], {2, 2}, {2, 2}, {0, 0}).values), distinct({1, 2, 4, 4})},
+      {"batch_norm", "train [3,2,2,2] w b", FN(batch_norm(x[0], x[1], x[2], Tensor(), Tensor(), true)),
+       normal({{3, 2, 2, 2}, {2}, {2}})},
+      {"batch_norm", "eval [2,2,2,2] w b (running stats constant)",
+       FN(batch_norm(x[0], x[1], x[2], x[3], x[4], false)), [](Generator& g, TensorOptions o) -> Tensors {
+         return {normal_leaf(g, o, {2, 2, 2, 2}), normal_leaf(g, o, {2}), normal_leaf(g, o, {2}),
+                 randn({2}, const_opts(o), &g), add(square(randn({2}, const_opts(o), &g)), 0.5)};
+       }},
+      {"binary_cross_entropy_with_logits", "[4,3]", FN(binary_cross_entropy_with_logits(x[0], sigmoid(x[1]))),
+       normal({{4, 3}, {4, 3}})},
+      {"log_softmax", "[3,4] dim 1", FN(log_softmax(x[0], 1)), normal({{3, 4}})},
+      {"mse_loss", "[3,4]", FN(mse_loss(x[0], x[1])), normal({{3, 4}, {3, 4}})},
+      {"resize_bilinear2d", "[1,2,3,4] -> 5x7", FN(resize_bilinear2d(x[0], 5, 7)), normal({{1, 2, 3, 4}})},
+      {"upsample_nearest2d", "[1,2,2,3] -> 4x6", FN(upsample_nearest2d(x[0], 4, 6)), normal({{1, 2, 2, 3}})},
+
       // ---- compositions: what R1 differentiates (a gradient of a layer, differentiated again) ----
       {"composite", "sum(leaky_relu(x*w)) x [2,3] w [3]", FN(sum(leaky_relu(mul(x[0], x[1]), 0.2))),
        normal({{2, 3}, {3}})},
