@@ -8,47 +8,21 @@
 
 #include "engine/autograd/gradcheck.h"
 #include "ops/ops.h"
+#include "ops/op_test_util.h"
 
 using namespace atebm;
+using namespace atebm::test;
 
 namespace {
 
-Tensor leaf(const Shape& shape, uint64_t seed) {
-  Generator gen(seed);
-  return randn(shape, {.dtype = DType::Float64}, &gen).set_requires_grad(true);
-}
 
-Tensor t64(const std::vector<double>& v, const Shape& shape) {
-  return from_vector<double>(v, shape, {.dtype = DType::Float64});
-}
 
 Tensor labels_of(const std::vector<int64_t>& v) {
   return from_vector<int64_t>(v, {static_cast<int64_t>(v.size())}, {.dtype = DType::Int64});
 }
 
-void expect_first_and_second_order(const GradcheckFn& f, const Tensors& in, const std::string& what) {
-  const GradcheckResult r1 = gradcheck(f, in);
-  EXPECT_TRUE(r1.ok) << what << " gradcheck: " << r1.message;
-  const GradcheckResult r2 = gradgradcheck(f, in);
-  EXPECT_TRUE(r2.ok) << what << " gradgradcheck: " << r2.message;
-}
 
-template <typename F>
-void expect_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an atebm::Error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const std::string& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
 
-void expect_near(const Tensor& t, const std::vector<double>& want, double tol = 1e-12) {
-  const std::vector<double> got = t.to_vector<double>();
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "element " << i;
-}
 
 }  // namespace
 
