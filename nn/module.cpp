@@ -6,6 +6,7 @@
 
 #include "engine/autograd/grad_mode.h"
 #include "engine/factories.h"
+#include "nn/io/state_dict.h"
 
 namespace atebm::nn {
 
@@ -76,37 +77,7 @@ std::vector<std::pair<std::string, Module*>> Module::named_modules() const {
   return out;
 }
 
-void Module::load_state_dict(const NamedTensors& state, bool strict) {
-  const NamedTensors mine = state_dict();
-  std::map<std::string, Tensor> given;
-  std::vector<std::string> problems;
-  for (const auto& [n, t] : state) {
-    if (!given.emplace(n, t).second) problems.push_back(fmt::format("duplicate key '{}'", n));
-  }
-  std::vector<std::pair<Tensor, Tensor>> copies;
-  for (const auto& [n, t] : mine) {
-    auto it = given.find(n);
-    if (it == given.end()) {
-      if (strict) problems.push_back(fmt::format("missing key '{}' (expected {} {})", n, shape_str(t.shape()), t.dtype()));
-      continue;
-    }
-    const Tensor& src = it->second;
-    if (src.shape() != t.shape()) {
-      problems.push_back(fmt::format("'{}': shape {} in the state dict, {} in the model", n, shape_str(src.shape()),
-                                     shape_str(t.shape())));
-    } else if (src.dtype() != t.dtype()) {
-      problems.push_back(fmt::format("'{}': dtype {} in the state dict, {} in the model", n, src.dtype(), t.dtype()));
-    } else {
-      copies.emplace_back(t, src);
-    }
-    given.erase(it);
-  }
-  if (strict)
-    for (const auto& [n, t] : given) problems.push_back(fmt::format("unexpected key '{}' ({})", n, shape_str(t.shape())));
-  ATEBM_CHECK(problems.empty(), "load_state_dict: {} problem(s):\n  {}", problems.size(), fmt::join(problems, "\n  "));
-  NoGradGuard no_grad;
-  for (const auto& [dst, src] : copies) copy_into(dst, src);
-}
+void Module::load_state_dict(const NamedTensors& state, bool strict) { load_into(state, state_dict(), strict); }
 
 void Module::train(bool on) {
   for (const auto& [n, m] : named_modules()) {

@@ -331,6 +331,17 @@ void grad_input_transposed(const Conv2dGeometry& g, const T* gy, const T* w, T* 
   conv2d_forward_cpu<T>(t, gy, wt, nullptr, dx);
 }
 
+// g of one tile as a [K, cols_n] matrix: (pointer, row stride). Direct plans read it in place;
+// otherwise it is gathered into scratch slot 1.
+template <typename T>
+std::pair<const T*, int64_t> g_tile(const Plan& plan, const Tile& tl, int64_t K, int64_t L, int64_t Wo, int64_t cols_n,
+                                   const T* gy) {
+  if (plan.direct) return {gy + tl.n0 * K * L + tl.oh0 * Wo, L};
+  T* buf = scratch<T>(1, K * cols_n);
+  gather_tile(K, L, tl, gy, buf);
+  return {buf, cols_n};
+}
+
 template <typename T>
 void conv2d_grad_input_cpu(const Conv2dGeometry& g, const T* gy, const T* w, T* dx) {
   check_geometry(g);
@@ -345,17 +356,7 @@ void conv2d_grad_input_cpu(const Conv2dGeometry& g, const T* gy, const T* w, T* 
   if (!pointwise_direct) fill_parallel(dx, g.n * g.c_in * g.h * g.w, T(0));
   run_tiles(g, plan, [&](const Tile& tl) {
     const int64_t Lt = (tl.oh1 - tl.oh0) * Wo, cols_n = (tl.n1 - tl.n0) * Lt;
-    const T* gt;  // g of the tile as a [K, cols_n] matrix with row stride ldg
-    int64_t ldg;
-    if (plan.direct) {
-      gt = gy + tl.n0 * K * L + tl.oh0 * Wo;
-      ldg = L;
-    } else {
-      T* buf = scratch<T>(1, K * cols_n);
-      gather_tile(K, L, tl, gy, buf);
-      gt = buf;
-      ldg = cols_n;
-    }
+    const auto [gt, ldg] = g_tile<T>(plan, tl, K, L, Wo, cols_n, gy);
     if (pointwise_direct) {  // dx_n = Wᵀ · g_n, straight into NCHW
       gemm(true, false, P, Lt, K, T(1), w, P, gt, ldg, T(0), dx + tl.n0 * g.c_in * L + tl.oh0 * Wo, L);
       return;
@@ -392,17 +393,7 @@ void conv2d_grad_weight_cpu(const Conv2dGeometry& g, const T* x, const T* gy, T*
   };
   for_each_tile(g, plan, [&](const Tile& tl) {
     const int64_t Lt = (tl.oh1 - tl.oh0) * Wo, cols_n = (tl.n1 - tl.n0) * Lt;
-    const T* gt;
-    int64_t ldg;
-    if (plan.direct) {
-      gt = gy + tl.n0 * K * L + tl.oh0 * Wo;
-      ldg = L;
-    } else {
-      T* buf = scratch<T>(1, K * cols_n);
-      gather_tile(K, L, tl, gy, buf);
-      gt = buf;
-      ldg = cols_n;
-    }
+    const auto [gt, ldg] = g_tile<T>(plan, tl, K, L, Wo, cols_n, gy);
     if (plan.direct && g.is_pointwise()) {  // cols_n = x_n
       accumulate(x + tl.n0 * g.c_in * L + tl.oh0 * Wo, L, gt, ldg, cols_n);
       return;
