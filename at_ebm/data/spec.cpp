@@ -37,6 +37,7 @@ constexpr KindInfo kKinds[] = {
     {"npz", "npz:FILE:KEY[:nchw|nhwc]         array KEY of a .npz archive"},
     {"uniform", "uniform:N[:seed=S]               N images of uniform noise in [0, 1)"},
     {"gaussian", "gaussian:N[:clip|rescale][:mean=M][:std=S][:seed=S]   N images of N(M, S^2) noise (default 0.5, 0.25, clip)"},
+    {"smooth", "smooth:N[:cells=K][:seed=S]      N smooth random images (K x K grids interpolated, K in [2, 7] by default)"},
     {"constant", "constant:N:V                     N images with every value V in [0, 1]"},
 };
 
@@ -177,6 +178,11 @@ DatasetPtr open_source(const DatasetSpec& s, const ImageShape& synth) {
     const double mean = f.keyed.count("mean") ? parse_double(f.keyed.at("mean"), ctx + " mean") : 0.5;
     const double std = f.keyed.count("std") ? parse_double(f.keyed.at("std"), ctx + " std") : 0.25;
     return make_gaussian(parse_int(f.pos[0], ctx + " N", 1, INT64_MAX), shape, mode, mean, std, seed_of(s, f));
+  }
+  if (k == "smooth") {
+    const Fields f = split_fields(s, 1, 1, {"cells", "seed"});
+    const int64_t cells = f.keyed.count("cells") ? parse_int(f.keyed.at("cells"), ctx + " cells", 2, 64) : 7;
+    return make_smooth(parse_int(f.pos[0], ctx + " N", 1, INT64_MAX), shape, cells, seed_of(s, f));
   }
   if (k == "constant") {
     const Fields f = split_fields(s, 2, 2, {});

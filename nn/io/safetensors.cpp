@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -15,6 +14,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "engine/atomic_file.h"
 #include "engine/factories.h"
 
 namespace atebm::nn {
@@ -262,63 +262,6 @@ class Reader {
 // Writing
 // ---------------------------------------------------------------------------------------------
 
-[[noreturn]] void fail_errno(const std::string& what, const std::string& path) {
-  const int err = errno;
-  ATEBM_FAIL("save_safetensors: {} '{}': {}", what, path, std::strerror(err));
-}
-
-// A temporary file beside the target that replaces it only on commit(); destroyed without a
-// commit, it removes itself, so every error path leaves the old file and no debris.
-class AtomicFile {
- public:
-  explicit AtomicFile(const std::string& path) : path_(path) {
-    static std::atomic<uint64_t> counter{0};
-    tmp_ = fmt::format("{}.tmp.{}.{}", path, ::getpid(), counter.fetch_add(1));
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail_errno("cannot create temporary file", tmp_);
-  }
-  ~AtomicFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
-  }
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-
-  void write(const void* p, size_t n) {
-    const char* c = static_cast<const char*>(p);
-    while (n > 0) {
-      const ssize_t w = ::write(fd_, c, std::min<size_t>(n, size_t{1} << 30));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) fail_errno("cannot write", tmp_);
-      c += w;
-      n -= static_cast<size_t>(w);
-    }
-  }
-
-  // Data reaches the disk before the rename, and the rename before we return.
-  void commit() {
-    if (::fsync(fd_) != 0) fail_errno("cannot sync", tmp_);
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail_errno("cannot close", tmp_);
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0) fail_errno("cannot rename the temporary file over", path_);
-    committed_ = true;
-    const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
-    const std::string dir = parent.empty() ? std::string(".") : parent.string();
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) fail_errno("saved, but cannot open the folder to sync it", dir);
-    // Some file systems cannot sync a folder (EINVAL); the rename is then as durable as they allow.
-    const bool ok = ::fsync(dfd) == 0 || errno == EINVAL;
-    ::close(dfd);
-    if (!ok) fail_errno("saved, but cannot sync the folder", dir);
-  }
-
- private:
-  std::string path_, tmp_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
-
 using Named = std::pair<std::string, Tensor>;
 
 // Data-section order: element size descending, then name, as the reference writer does. The
@@ -413,7 +356,7 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
                 sorted[i]->first);
 
   // Everything that can fail from here on happens while only the temporary exists.
-  AtomicFile f(path);
+  AtomicFile f(path, "save_safetensors");
   const std::vector<const Named*> layout = data_order(path, std::move(sorted));
   const std::string header = build_header(path, layout, metadata);
   const uint64_t n = header.size();

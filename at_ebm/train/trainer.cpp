@@ -1,0 +1,357 @@
+#include "at_ebm/train/trainer.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "at_ebm/data/concat.h"
+#include "at_ebm/data/loader.h"
+#include "at_ebm/data/random_draw.h"
+#include "at_ebm/method/losses.h"
+#include "at_ebm/method/pgd.h"
+#include "at_ebm/metrics/auc.h"
+#include "at_ebm/train/level_schedule.h"
+#include "at_ebm/train/train_state.h"
+#include "engine/atomic_file.h"
+#include "engine/autograd/engine.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/error.h"
+#include "engine/parallel.h"
+#include "nn/io/model_file.h"
+#include "nn/models/model_config.h"
+#include "nn/optim/adam.h"
+#include "nn/optim/lr_schedule.h"
+#include "nn/optim/sgd.h"
+#include "ops/ops.h"
+
+namespace atebm::at_ebm {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+std::atomic<bool> g_stop_requested{false};
+
+// Non-finite values in a CPU tensor (float32 or float64; other devices are copied first).
+bool all_finite(const Tensor& t) {
+  const Tensor c = contiguous(to(t, Device::cpu()));
+  if (c.dtype() == DType::Float32) {
+    const float* p = c.data<float>();
+    for (int64_t i = 0; i < c.numel(); ++i)
+      if (!std::isfinite(p[i])) return false;
+  } else if (c.dtype() == DType::Float64) {
+    const double* p = c.data<double>();
+    for (int64_t i = 0; i < c.numel(); ++i)
+      if (!std::isfinite(p[i])) return false;
+  }
+  return true;
+}
+
+std::vector<double> values(const Tensor& t) { return contiguous(to(detach(t), DType::Float64)).to_vector<double>(); }
+
+double fraction_positive(const std::vector<double>& v) {
+  int64_t n = 0;
+  for (double x : v) n += x > 0;
+  return v.empty() ? 0.0 : static_cast<double>(n) / static_cast<double>(v.size());
+}
+
+Tensor int64_1(int64_t v) { return from_vector(std::vector<int64_t>{v}, {1}, {.dtype = DType::Int64}); }
+int64_t get_int64_1(const Tensor& t, const std::string& name) {
+  ATEBM_CHECK(t.dtype() == DType::Int64 && t.numel() == 1, "training state: {} must be one int64; got {} {}", name,
+              dtype_name(t.dtype()), shape_str(t.shape()));
+  return t.to_vector<int64_t>()[0];
+}
+
+// The model's input shape must agree with the data shape of the config.
+void check_model_input(const json& model, const std::vector<int64_t>& shape) {
+  if (model.contains("in_channels"))
+    ATEBM_CHECK(model.at("in_channels").get<int64_t>() == shape[0],
+                "config: data.shape has {} channels but model.in_channels is {}", shape[0], model.at("in_channels").dump());
+  if (model.contains("img_size"))
+    ATEBM_CHECK(model.at("img_size").get<int64_t>() == shape[1] && model.at("img_size").get<int64_t>() == shape[2],
+                "config: data.shape is {}x{} but model.img_size is {}", shape[1], shape[2], model.at("img_size").dump());
+  if (model.value("arch", "") == "mlp")
+    ATEBM_CHECK(model.at("dims").at(0).get<int64_t>() == shape[0] * shape[1] * shape[2],
+                "config: an MLP on images needs dims[0] = C·H·W = {}; got {}", shape[0] * shape[1] * shape[2],
+                model.at("dims").at(0).dump());
+}
+
+std::string format_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  const int64_t t = static_cast<int64_t>(s + 0.5);
+  return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60) : fmt::format("{}:{:02}", t / 60, t % 60);
+}
+
+}  // namespace
+
+struct Trainer::Impl {
+  TrainConfig cfg;
+  std::string dir;
+  TrainerOptions opt;
+  std::shared_ptr<nn::Module> model;
+  nn::NamedTensors params;
+  std::unique_ptr<nn::Optimizer> optimizer;
+  nn::LrSchedule schedule;
+  std::unique_ptr<data::Loader> data_loader, p0_loader;
+  std::unique_ptr<LevelSchedule> levels;
+  Generator gen;
+  int64_t iteration = 0;
+  double seconds = 0;
+  int64_t last_checkpoint = -1;
+  std::ofstream metrics;
+  bool tty = false;
+
+  Impl(TrainConfig c, std::string d, bool resume, TrainerOptions o)
+      : cfg(std::move(c)), dir(std::move(d)), opt(o), gen(cfg.train.seed) {
+    if (cfg.train.threads > 0) set_num_threads(static_cast<int>(cfg.train.threads));
+    check_model_input(cfg.model, cfg.data.shape);
+    const fs::path state_path = fs::path(dir) / "state.safetensors";
+    if (!resume)
+      ATEBM_CHECK(!fs::exists(state_path),
+                  "run folder '{}' already holds a training state; pass --resume to continue it or choose a new --out",
+                  dir);
+    fs::create_directories(dir);
+
+    Generator init(cfg.train.seed);
+    model = nn::build_model(cfg.model, init);
+    model->eval();  // BatchNorm in evaluation mode throughout, as the paper trains
+    params = model->named_parameters();
+    make_optimizer();
+    schedule = nn::LrSchedule::parse(cfg.optim.schedule, cfg.optim.lr);
+
+    const data::ImageShape shape{cfg.data.shape[0], cfg.data.shape[1], cfg.data.shape[2]};
+    data_loader = make_loader(data::open_datasets(cfg.data.train, shape, "data.train"), cfg.data.augment, 1);
+    p0_loader = make_loader(data::open_datasets(cfg.data.p0, shape, "data.p0"), cfg.data.p0_augment, 2);
+    levels = std::make_unique<LevelSchedule>(LevelOptions{
+        .start_step = cfg.attack.start_step,
+        .max_steps = cfg.attack.max_steps,
+        .max_level_iters = cfg.attack.epochs_per_step * data_loader->batches_per_epoch(),
+        .threshold = cfg.attack.auc_threshold,
+        .window = cfg.attack.auc_window});
+
+    if (resume) restore(state_path.string());
+    write_config();
+    open_metrics(resume);
+    tty = ::isatty(2) == 1;
+  }
+
+  void make_optimizer() {
+    const OptimConfig& o = cfg.optim;
+    if (o.name == "adam")
+      optimizer = std::make_unique<nn::Adam>(
+          params, nn::AdamOptions{.lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay});
+    else
+      optimizer = std::make_unique<nn::Sgd>(
+          params, nn::SgdOptions{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay, .nesterov = o.nesterov});
+  }
+
+  std::unique_ptr<data::Loader> make_loader(data::DatasetPtr ds, const std::string& augment, uint64_t stream) {
+    data::LoaderOptions lo;
+    lo.batch_size = cfg.data.batch_size;
+    lo.shuffle = true;
+    lo.drop_last = true;
+    lo.seed = data::mix64(cfg.train.seed * 4 + stream);  // independent streams for p_data and p0
+    lo.augment = data::parse_augment(augment);
+    lo.num_workers = static_cast<int>(cfg.data.workers);
+    return std::make_unique<data::Loader>(std::move(ds), lo);
+  }
+
+  // ---- checkpoints ----
+
+  void write_config() {
+    write_file_atomic((fs::path(dir) / "config.json").string(), train_config_to_json(cfg).dump(2) + "\n",
+                      "write config.json");
+  }
+
+  void checkpoint() {
+    TrainStateFile s;
+    s.model = model->state_dict();
+    s.optimizer = optimizer->state_tensors();
+    for (auto& nt : data_loader->state_tensors("loader.data.")) s.rest.push_back(nt);
+    for (auto& nt : p0_loader->state_tensors("loader.p0.")) s.rest.push_back(nt);
+    s.rest.emplace_back("trainer.iteration", int64_1(iteration));
+    s.rest.emplace_back("trainer.seconds", from_vector(std::vector<double>{seconds}, {1}, {.dtype = DType::Float64}));
+    const std::vector<double> lv = levels->state();
+    s.rest.emplace_back("trainer.levels", from_vector(lv, {static_cast<int64_t>(lv.size())}, {.dtype = DType::Float64}));
+    const GeneratorState g = gen.state();
+    s.rest.emplace_back("trainer.generator",
+                        from_vector(std::vector<int64_t>{static_cast<int64_t>(g.seed), static_cast<int64_t>(g.offset)}, {2}, {.dtype = DType::Int64}));
+    s.info = {{"format", 1}, {"iteration", iteration}, {"k", levels->k()}};
+    // The state file is the resume point; the model file is a plain export of the same weights.
+    save_train_state((fs::path(dir) / "state.safetensors").string(), s, cfg.model);
+    nn::save_model((fs::path(dir) / "model.safetensors").string(), *model, cfg.model);
+    metrics.flush();
+    last_checkpoint = iteration;
+  }
+
+  void restore(const std::string& path) {
+    TrainStateFile s = load_train_state(path);
+    model->load_state_dict(s.model, /*strict=*/true);
+    optimizer->load_state_tensors(s.optimizer);
+    data_loader->load_state_tensors(s.rest, "loader.data.");
+    p0_loader->load_state_tensors(s.rest, "loader.p0.");
+    iteration = get_int64_1(find_tensor(s.rest, "trainer.iteration", path), "trainer.iteration");
+    const Tensor& sec = find_tensor(s.rest, "trainer.seconds", path);
+    ATEBM_CHECK(sec.dtype() == DType::Float64 && sec.numel() == 1, "'{}': trainer.seconds must be one float64", path);
+    seconds = sec.to_vector<double>()[0];
+    const Tensor& lv = find_tensor(s.rest, "trainer.levels", path);
+    ATEBM_CHECK(lv.dtype() == DType::Float64 && lv.dim() == 1, "'{}': trainer.levels must be a float64 vector", path);
+    levels->load_state(lv.to_vector<double>());
+    const Tensor& g = find_tensor(s.rest, "trainer.generator", path);
+    ATEBM_CHECK(g.dtype() == DType::Int64 && g.numel() == 2, "'{}': trainer.generator must be two int64", path);
+    const std::vector<int64_t> gv = g.to_vector<int64_t>();
+    gen.set_state({static_cast<uint64_t>(gv[0]), static_cast<uint64_t>(gv[1])});
+    last_checkpoint = iteration;
+  }
+
+  // metrics.jsonl keeps exactly one line per iteration: on resume, lines after the checkpoint
+  // (written by the interrupted run after its last checkpoint) are dropped.
+  void open_metrics(bool resume) {
+    const std::string path = (fs::path(dir) / "metrics.jsonl").string();
+    std::string kept;
+    if (resume && fs::exists(path)) {
+      std::ifstream in(path);
+      std::string line;
+      while (std::getline(in, line)) {
+        const json j = json::parse(line, nullptr, false);
+        if (j.is_object() && j.contains("iter") && j["iter"].is_number_integer() && j["iter"].get<int64_t>() <= iteration)
+          kept += line + "\n";
+      }
+    }
+    write_file_atomic(path, kept, "metrics.jsonl");
+    metrics.open(path, std::ios::app);
+    ATEBM_CHECK(metrics.good(), "cannot open '{}' for appending", path);
+  }
+
+  // ---- one iteration ----
+
+  // One iteration; returns its metrics line (fields in a fixed, readable order).
+  nlohmann::ordered_json step() {
+    const auto t0 = Clock::now();
+    const double lr = schedule.lr_at(iteration);
+    optimizer->set_lr(lr);
+    const int64_t k = levels->k();
+    const ScoreFn f = [this](const Tensor& x) { return nn::energy_logit(*model, x); };
+
+    data::Batch real_batch = data_loader->next();
+    data::Batch p0_batch = p0_loader->next();
+    const Tensor& x0 = p0_batch.images;
+    const PgdNorm norm = cfg.attack.norm == "linf" ? PgdNorm::Linf : PgdNorm::L2;
+    Tensor fake = x0;
+    if (k > 0)
+      fake = pgd(f, x0, {.steps = k, .step_size = cfg.attack.step_size, .eps = cfg.attack.eps, .norm = norm}, params, gen);
+    Tensor real = real_batch.images;
+    if (cfg.indist_attack.steps > 0)
+      real = pgd(f, real,
+                 {.steps = cfg.indist_attack.steps, .step_size = cfg.indist_attack.step_size,
+                  .eps = cfg.indist_attack.eps, .descent = true},
+                 params, gen);
+
+    const int64_t every = cfg.loss.r1_interval;
+    const bool r1_now = cfg.loss.r1_weight > 0 && iteration % every == 0;
+    LossTerms t = adversarial_loss(f, real, fake, cfg.loss.r1_weight * static_cast<double>(every), r1_now);
+    const double loss = t.loss.item();
+    ATEBM_CHECK(std::isfinite(loss),
+                "training diverged at iteration {}: the loss is {} (bce {}, r1 {}); stopped without writing, so the "
+                "last checkpoint in '{}' (iteration {}) is untouched",
+                iteration + 1, loss, t.bce.item(), t.r1.defined() ? t.r1.item() : 0.0, dir, last_checkpoint);
+    optimizer->zero_grad();
+    backward(t.loss);
+    optimizer->step();
+    for (const auto& [name, p] : params)
+      ATEBM_CHECK(all_finite(p),
+                  "training diverged at iteration {}: parameter {} holds NaN or Inf after the update; stopped without "
+                  "writing, so the last checkpoint in '{}' (iteration {}) is untouched",
+                  iteration + 1, name, dir, last_checkpoint);
+
+    // Metrics of this batch (no graph needed).
+    NoGradGuard ng;
+    const std::vector<double> lr_real = values(t.logits_real), lr_fake = values(t.logits_fake);
+    const std::vector<double> lr_clean = k > 0 ? values(f(x0)) : lr_fake;
+    const double adv_auc = roc_auc(lr_real, lr_fake);
+    const double clean_auc = roc_auc(lr_real, lr_clean);
+    const double dist = k > 0 ? mean(l2_norm_per_sample(sub(fake, x0))).item() : 0.0;
+    levels->record(adv_auc);
+    ++iteration;
+    seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+    return nlohmann::ordered_json{{"iter", iteration},
+            {"K", k},
+            {"loss", loss},
+            {"bce", t.bce.item()},
+            {"r1", t.r1.defined() ? nlohmann::ordered_json(t.r1.item()) : nlohmann::ordered_json(nullptr)},
+            {"adv_auc", adv_auc},
+            {"clean_auc", clean_auc},
+            {"auc_window", levels->window_mean()},
+            {"l2_dist", dist},
+            {"lambda_k", cfg.attack.step_size * static_cast<double>(k)},
+            {"rt", fraction_positive(lr_real)},
+            {"rt0", fraction_positive(lr_fake)},
+            {"lr", lr},
+            {"seconds", seconds}};
+  }
+
+  void show_progress(const nlohmann::ordered_json& m, int64_t start_iter, double start_seconds) {
+    if (!opt.progress) return;
+    const double rate = (iteration - start_iter) / std::max(1e-9, seconds - start_seconds);
+    double eta = NAN;
+    if (cfg.train.max_iters > 0) eta = (cfg.train.max_iters - iteration) / rate;
+    if (cfg.train.max_seconds > 0) eta = std::isnan(eta) ? cfg.train.max_seconds - seconds
+                                                         : std::min(eta, cfg.train.max_seconds - seconds);
+    const std::string line = fmt::format("iter {} K {} loss {:.4f} adv_auc {:.3f} clean_auc {:.3f} rt {:.2f} rt0 {:.2f} | {:.2f} it/s ETA {}",
+                                         iteration, m["K"].get<int64_t>(), m["loss"].get<double>(),
+                                         m["adv_auc"].get<double>(), m["clean_auc"].get<double>(),
+                                         m["rt"].get<double>(), m["rt0"].get<double>(), rate, format_duration(eta));
+    if (tty)
+      fmt::print(stderr, "\r{:<110}", line);
+    else if (iteration % cfg.train.log_every == 0)
+      fmt::print(stderr, "{}\n", line);
+  }
+
+  bool should_stop(std::string& reason) const {
+    if (g_stop_requested.load()) reason = "stopped";
+    else if (cfg.train.max_iters > 0 && iteration >= cfg.train.max_iters) reason = "max_iters";
+    else if (cfg.train.max_seconds > 0 && seconds >= cfg.train.max_seconds) reason = "max_seconds";
+    return !reason.empty();
+  }
+
+  TrainResult run() {
+    TrainResult r;
+    const int64_t start_iter = iteration;
+    const double start_seconds = seconds;
+    while (!should_stop(r.stop_reason)) {
+      const nlohmann::ordered_json m = step();
+      metrics << m.dump() << '\n';
+      show_progress(m, start_iter, start_seconds);
+      if (iteration % cfg.train.checkpoint_every == 0) checkpoint();
+    }
+    if (tty && opt.progress) fmt::print(stderr, "\n");
+    if (last_checkpoint != iteration) checkpoint();
+    r.iterations = iteration;
+    r.k = levels->k();
+    r.seconds = seconds;
+    return r;
+  }
+};
+
+Trainer::Trainer(TrainConfig cfg, std::string run_dir, bool resume, TrainerOptions opt)
+    : impl_(std::make_unique<Impl>(std::move(cfg), std::move(run_dir), resume, opt)) {}
+Trainer::~Trainer() = default;
+TrainResult Trainer::run() { return impl_->run(); }
+void Trainer::request_stop() { g_stop_requested.store(true); }
+
+TrainConfig load_run_config(const std::string& run_dir) {
+  const std::string path = (fs::path(run_dir) / "config.json").string();
+  std::ifstream in(path);
+  ATEBM_CHECK(in.good(), "cannot read '{}': is '{}' a training run folder?", path, run_dir);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return train_config_from_json(nn::parse_json(ss.str(), path));
+}
+
+}  // namespace atebm::at_ebm
