@@ -170,6 +170,9 @@ struct Trainer::Impl {
   }
 
   void checkpoint() {
+    // The log reaches the OS before the state that a resume trusts: every line up to this
+    // iteration then survives a kill (a resume drops the lines after it).
+    metrics.flush();
     TrainStateFile s;
     s.model = model->state_dict();
     s.optimizer = optimizer->state_tensors();
@@ -186,7 +189,6 @@ struct Trainer::Impl {
     // The state file is the resume point; the model file is a plain export of the same weights.
     save_train_state((fs::path(dir) / "state.safetensors").string(), s, cfg.model);
     nn::save_model((fs::path(dir) / "model.safetensors").string(), *model, cfg.model);
-    metrics.flush();
     last_checkpoint = iteration;
   }
 
