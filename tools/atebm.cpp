@@ -13,7 +13,16 @@ int main(int argc, char** argv) {
   CLI::App app{"atebm: an autodiff engine for energy-based models with adversarial training"};
   app.require_subcommand(1);
   const std::vector<atebm::cli::Command> commands = {atebm::cli::add_gradcheck_command(app),
-                                                     atebm::cli::add_graph_command(app)};
+                                                     atebm::cli::add_graph_command(app),
+                                                     atebm::cli::add_toy2d_command(app),
+                                                     atebm::cli::add_train_command(app),
+                                                     atebm::cli::add_sample_command(app),
+                                                     atebm::cli::add_translate_command(app),
+                                                     atebm::cli::add_denoise_command(app),
+                                                     atebm::cli::add_inpaint_command(app),
+                                                     atebm::cli::add_energy_command(app),
+                                                     atebm::cli::add_grads_command(app),
+                                                     atebm::cli::add_ood_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -33,6 +42,10 @@ int main(int argc, char** argv) {
   try {
     for (const atebm::cli::Command& c : commands)
       if (c.app->parsed()) return c.run();
+  } catch (const CLI::Error& e) {
+    // A command found a usage problem after parsing (an invalid combination or config field).
+    fmt::print(stderr, "atebm: usage error: {} (see atebm {} --help)\n", e.what(), argv[1]);
+    return 2;
   } catch (const atebm::Error& e) {
     fmt::print(stderr, "atebm: error: {}\n", e.what());
     return 1;

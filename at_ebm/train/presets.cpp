@@ -57,7 +57,7 @@ std::vector<Preset> make_presets() {
                   {"batch_size", 32},
                   {"workers", 1}}},
                 {"attack", {{"step_size", 1.0}, {"start_step", 0}, {"max_steps", 40}, {"epochs_per_step", 1},
-                            {"auc_threshold", 0.8}}},
+                            {"auc_threshold", 0.8}, {"auc_window", 50}}},
                 {"loss", {{"r1_weight", 0.01}}},
                 {"optim", {{"name", "adam"}, {"lr", 5e-4}, {"beta1", 0.0}, {"beta2", 0.99}}},
                 {"train", {{"max_seconds", 1800}, {"checkpoint_every", 200}, {"log_every", 20}}},

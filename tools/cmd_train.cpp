@@ -1,0 +1,122 @@
+// `atebm train --preset NAME | --config FILE [--out DIR] [--resume] [section.key=value ...]`:
+// assembles the run's configuration (preset or file, then overrides), trains (at_ebm/train/
+// trainer.h) and, unless train.sample_at_end=false, writes RUN/samples.png. Ctrl-C stops after
+// the current iteration with a checkpoint; `--resume` continues a run folder exactly.
+#include <fmt/format.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "at_ebm/train/presets.h"
+#include "at_ebm/train/train_config.h"
+#include "at_ebm/train/trainer.h"
+#include "engine/error.h"
+#include "nn/models/model_config.h"
+#include "tools/commands.h"
+#include "tools/train_finish.h"
+
+namespace atebm::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct TrainArgs {
+  std::string preset, config_file, out;
+  bool resume = false;
+  std::vector<std::string> overrides;
+};
+
+// Fields that may change when resuming: they do not affect what an iteration computes.
+bool resumable_override(const std::string& assignment) {
+  static const char* allowed[] = {"train.max_iters=", "train.max_seconds=", "train.checkpoint_every=",
+                                  "train.log_every=", "train.sample_at_end=", "sample."};
+  for (const char* a : allowed)
+    if (assignment.rfind(a, 0) == 0) return true;
+  return false;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  ATEBM_CHECK(in.good(), "cannot read config file '{}'", path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+extern "C" void on_interrupt(int) { at_ebm::Trainer::request_stop(); }
+
+int run_train(const TrainArgs& a) {
+  json cfg_json;
+  std::string out = a.out;
+  // Everything up to a valid config is a usage problem (exit 2); what follows is a runtime one.
+  try {
+    if (a.resume) {
+      if (!a.preset.empty() || !a.config_file.empty())
+        throw CLI::ValidationError("--resume", "--resume takes the configuration from RUN/config.json; drop --preset/--config");
+      if (out.empty()) throw CLI::ValidationError("--resume", "--resume needs --out RUN_DIR (the run to continue)");
+      const std::string path = (fs::path(out) / "config.json").string();
+      if (!fs::exists(path)) throw CLI::ValidationError("--resume", fmt::format("'{}' does not exist", path));
+      cfg_json = nn::parse_json(read_text(path), path);
+      for (const std::string& o : a.overrides)
+        if (!resumable_override(o))
+          throw CLI::ValidationError(o, "only train.max_iters, train.max_seconds, train.checkpoint_every, "
+                                        "train.log_every, train.sample_at_end and sample.* may change on --resume");
+    } else {
+      if (a.preset.empty() == a.config_file.empty())
+        throw CLI::ValidationError("--preset/--config", "give exactly one of --preset NAME or --config FILE");
+      if (!a.preset.empty()) {
+        const at_ebm::Preset& p = at_ebm::find_preset(a.preset);
+        if (p.name == "toy2d") return run_toy2d_preset(a.out.empty() ? "runs/toy2d" : a.out, a.overrides);
+        cfg_json = p.config;
+        for (const auto& [field, example] : p.required) {
+          bool given = false;
+          for (const std::string& o : a.overrides) given = given || o.rfind(field + "=", 0) == 0;
+          if (!given)
+            throw CLI::ValidationError(field, fmt::format("preset {} needs your data path: add {}={}", p.name, field, example));
+        }
+      } else {
+        cfg_json = nn::parse_json(read_text(a.config_file), a.config_file);
+      }
+      if (out.empty()) out = "runs/" + (a.preset.empty() ? fs::path(a.config_file).stem().string() : a.preset);
+    }
+    for (const std::string& o : a.overrides) at_ebm::apply_override(cfg_json, o);
+    at_ebm::train_config_from_json(cfg_json);  // validate now: a bad field is a usage error
+  } catch (const atebm::Error& e) {
+    throw CLI::ValidationError("config", e.what());
+  }
+  const at_ebm::TrainConfig cfg = at_ebm::train_config_from_json(cfg_json);
+
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  at_ebm::Trainer trainer(cfg, out, a.resume);
+  fmt::print("training {} in {} ({})\n", cfg.preset.empty() ? "a custom config" : "preset " + cfg.preset, out,
+             a.resume ? "resumed" : "new run");
+  const at_ebm::TrainResult r = trainer.run();
+  fmt::print("done: {} iterations, K = {}, {:.1f} s of training ({}); model: {}\n", r.iterations, r.k, r.seconds,
+             r.stop_reason, (fs::path(out) / "model.safetensors").string());
+  if (cfg.train.sample_at_end) write_end_of_run_samples(cfg, out);
+  return 0;
+}
+
+}  // namespace
+
+Command add_train_command(CLI::App& parent) {
+  auto args = std::make_shared<TrainArgs>();
+  std::string preset_list;
+  for (const at_ebm::Preset& p : at_ebm::presets()) preset_list += fmt::format("\n  {:<14} {}", p.name, p.description);
+  CLI::App* app = parent.add_subcommand(
+      "train", "Train an energy model by progressive binary adversarial training.\nPresets:" + preset_list +
+                   "\nOverrides: section.key=value, e.g. attack.step_size=0.5 train.max_iters=1000 "
+                   "data.p0='[\"uniform:1000\",\"gaussian:1000\"]' (see at_ebm/train/train_config.h)");
+  app->add_option("--preset", args->preset, "start from a named preset");
+  app->add_option("--config", args->config_file, "start from a JSON config file")->check(CLI::ExistingFile);
+  app->add_option("--out", args->out, "run folder (default runs/<preset>)");
+  app->add_flag("--resume", args->resume, "continue the run in --out exactly where its last checkpoint left it");
+  app->add_option("overrides", args->overrides, "section.key=value overrides");
+  return {app, [args] { return run_train(*args); }};
+}
+
+}  // namespace atebm::cli
