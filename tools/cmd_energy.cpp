@@ -30,6 +30,7 @@
 #include "nn/io/model_file.h"
 #include "nn/models/model_config.h"
 #include "ops/ops.h"
+#include "tools/cmd_common.h"
 #include "tools/commands.h"
 #include "tools/model_inputs.h"
 
@@ -68,11 +69,9 @@ BatchResult score_batch(nn::Module& model, const Tensor& x, bool need_grad) {
 }
 
 int run_energy(const EnergyArgs& args) {
-  const DType dtype = args.dtype == "float64" ? DType::Float64 : DType::Float32;
-  nn::LoadedModel loaded = nn::load_model(args.model);
+  const DType dtype = compute_dtype(args.dtype);
+  const nn::LoadedModel loaded = load_eval_model(args.model, dtype);
   nn::Module& model = *loaded.model;
-  model.to(dtype);
-  model.eval();
   const Tensor inputs = read_model_inputs(args.input, loaded.config);
   const int64_t n = inputs.size(0);
 
@@ -114,7 +113,7 @@ Command add_energy_command(CLI::App& parent) {
   sub->add_option("--out", a->out, "Output .npz (keys logit, energy, outputs, and grad / r1 on request)")->required();
   sub->add_flag("--grad", a->grad, "Also write grad = d f(x) / dx");
   sub->add_flag("--r1", a->r1, "Also write r1 = 0.5 * ||d f(x) / dx||^2 per input");
-  sub->add_option("--dtype", a->dtype, "Compute dtype")->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();
+  add_dtype_option(*sub, a->dtype);
   sub->add_option("--batch-size", a->batch_size, "Inputs per forward pass (results do not depend on it)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

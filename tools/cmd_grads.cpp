@@ -28,6 +28,7 @@
 #include "nn/models/model_config.h"
 #include "nn/io/safetensors.h"
 #include "ops/ops.h"
+#include "tools/cmd_common.h"
 #include "tools/commands.h"
 #include "tools/model_inputs.h"
 
@@ -40,11 +41,9 @@ struct GradsArgs {
 };
 
 int run_grads(const GradsArgs& args) {
-  const DType dtype = args.dtype == "float64" ? DType::Float64 : DType::Float32;
-  nn::LoadedModel loaded = nn::load_model(args.model);
+  const DType dtype = compute_dtype(args.dtype);
+  const nn::LoadedModel loaded = load_eval_model(args.model, dtype);
   nn::Module& model = *loaded.model;
-  model.to(dtype);
-  model.eval();
   const Tensor real = copy_to(read_model_inputs(args.real, loaded.config), Device::cpu(), dtype);
   const Tensor fake = copy_to(read_model_inputs(args.fake, loaded.config), Device::cpu(), dtype);
 
@@ -85,7 +84,7 @@ Command add_grads_command(CLI::App& parent) {
   sub->add_option("--r1", a->r1_weight, "R1 weight gamma in the loss")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  sub->add_option("--dtype", a->dtype, "Compute dtype")->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();
+  add_dtype_option(*sub, a->dtype);
   sub->add_option("--out", a->out, "Output .safetensors (loss, bce, r1 and one gradient per parameter)")->required();
   return {sub, [a] { return run_grads(*a); }};
 }

@@ -7,41 +7,28 @@
 //   atebm ood --model m.safetensors --in fashion-mnist:test --ood mnist... --attack none --out r.json
 #include <fmt/format.h>
 
-#include <filesystem>
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "at_ebm/data/concat.h"
-#include "at_ebm/method/sampler.h"
 #include "at_ebm/ood/ood_eval.h"
-#include "engine/parallel.h"
-#include "nn/models/model_config.h"
+#include "engine/error.h"
+#include "tools/cmd_common.h"
 #include "tools/commands.h"
 
 namespace atebm::cli {
 namespace {
 
 struct OodArgs {
-  std::string run, model, in, out, attack = "apgd", norm = "l2", device = "cpu";
+  ModelChoice model;
+  std::string in, out, attack = "apgd", norm = "l2";
   std::vector<std::string> ood;
   int64_t n = 1024, steps = 100, restarts = 5, batch_size = 128;
   double eps = 1.0, step_size = 0.0;
   uint64_t seed = 0;
-  int threads = 0;
 };
-
-int usage_error(const std::string& message) {
-  fmt::print(stderr, "atebm: usage error: {} (see atebm ood --help)\n", message);
-  return 2;
-}
-
-// A spec string, or a JSON list of them (one concatenated set) when it starts with '['.
-nlohmann::json spec_json(const std::string& text, const std::string& what) {
-  if (!text.empty() && text.front() == '[') return nn::parse_json(text, what);
-  return text;
-}
 
 std::string attack_line(const at_ebm::OodAttack& a) {
   if (a.kind == at_ebm::OodAttackKind::None) return "attack: none (clean scores only)";
@@ -70,9 +57,9 @@ void print_table(const at_ebm::OodReport& r) {
 }
 
 int run_ood(const OodArgs& args) {
-  if (args.model.empty() == args.run.empty()) return usage_error("give exactly one of --run DIR and --model FILE");
-  if (args.ood.empty()) return usage_error("give at least one --ood SPEC");
-  if (args.norm != "l2" && args.norm != "linf") return usage_error(fmt::format("--norm must be l2 or linf, got '{}'", args.norm));
+  check_model_choice(args.model);
+  check_usage(!args.ood.empty(), "give at least one --ood SPEC");
+  check_usage(args.norm == "l2" || args.norm == "linf", fmt::format("--norm must be l2 or linf, got '{}'", args.norm));
   at_ebm::OodOptions opt{.n = args.n, .seed = args.seed, .batch_size = args.batch_size};
   try {
     opt.attack = {.kind = at_ebm::parse_attack_kind(args.attack),
@@ -83,19 +70,15 @@ int run_ood(const OodArgs& args) {
                   .restarts = args.restarts};
     at_ebm::check_ood_options(opt);
   } catch (const Error& e) {
-    return usage_error(e.what());
+    throw CLI::ValidationError(e.what());
   }
-  if (args.threads > 0) set_num_threads(args.threads);
 
-  const Device device = Device::parse(args.device);
-  at_ebm::SamplingSetup setup = args.run.empty() ? at_ebm::open_model_file(args.model, device)
-                                                 : at_ebm::open_run(args.run, device);
-  const nlohmann::json in_specs = spec_json(args.in, "--in");
-  at_ebm::resolve_shape(setup, in_specs);
-  const at_ebm::NamedDataset in{args.in, data::open_datasets(in_specs, setup.shape, "--in")};
+  at_ebm::SamplingSetup setup = open_model(args.model);
+  // --in fixes the image shape of a bare model file; the OOD sets are converted to it.
+  const at_ebm::NamedDataset in{args.in, open_at_model_shape(setup, spec_json(args.in, "--in"), "--in")};
   std::vector<at_ebm::NamedDataset> ood;
   for (const std::string& spec : args.ood)
-    ood.push_back({spec, data::open_datasets(spec_json(spec, "--ood"), setup.shape, "--ood")});
+    ood.push_back({spec, open_at_model_shape(setup, spec_json(spec, "--ood"), "--ood")});
 
   fmt::print("in-distribution: {} ({}), {}\n", args.in, data::shape_str(setup.shape), attack_line(opt.attack));
   const at_ebm::OodReport report =
@@ -105,13 +88,13 @@ int run_ood(const OodArgs& args) {
   print_table(report);
 
   std::string out = args.out;
-  if (out.empty() && !args.run.empty()) out = (std::filesystem::path(args.run) / "ood.json").string();
+  if (out.empty() && !args.model.run.empty()) out = run_path(args.model, "ood.json");
   if (out.empty()) {
     fmt::print("no JSON written (give --out FILE)\n");
     return 0;
   }
   nlohmann::json j = at_ebm::ood_report_json(report);
-  j["model"] = args.run.empty() ? args.model : args.run;
+  j["model"] = args.model.run.empty() ? args.model.model : args.model.run;
   std::ofstream file(out, std::ios::binary | std::ios::trunc);
   ATEBM_CHECK(file.good(), "{}: cannot open the file for writing", out);
   file << j.dump(2) << '\n';
@@ -127,8 +110,7 @@ Command add_ood_command(CLI::App& parent) {
   auto a = std::make_shared<OodArgs>();
   CLI::App* sub = parent.add_subcommand(
       "ood", "OOD detection: clean and worst-case (attacked OOD images) ROC AUC of the model's score");
-  sub->add_option("--run", a->run, "Training run folder (model.safetensors + config.json)");
-  sub->add_option("--model", a->model, "Model file (nn::save_model) instead of a run");
+  add_model_options(*sub, a->model);
   sub->add_option("--in", a->in, "In-distribution test set: a dataset spec (or JSON list of specs)")->required();
   sub->add_option("--ood", a->ood, "An OOD set (dataset spec or JSON list of specs); repeat for several")
       ->required();
@@ -153,8 +135,7 @@ Command add_ood_command(CLI::App& parent) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   sub->add_option("--out", a->out, "Write the results as JSON (default with --run: DIR/ood.json)");
-  sub->add_option("--threads", a->threads, "CPU threads (default: OMP_NUM_THREADS or all cores)");
-  sub->add_option("--device", a->device, "cpu or cuda[:I]");
+  add_compute_options(*sub, a->model);
   return {sub, [a] { return run_ood(*a); }};
 }
 

@@ -10,40 +10,23 @@
 #include <memory>
 #include <string>
 
-#include "at_ebm/data/concat.h"
 #include "at_ebm/data/npy.h"
 #include "at_ebm/io/image_grid.h"
 #include "at_ebm/method/sampler.h"
-#include "engine/parallel.h"
-#include "nn/models/model_config.h"
 #include "ops/ops.h"
+#include "tools/cmd_common.h"
 #include "tools/commands.h"
 
 namespace atebm::cli {
 namespace {
 
 struct SampleArgs {
-  std::string run, model, p0;
-  int64_t n = 0, steps = 0, batch_size = 0, nrow = 8;
-  double step_size = 0.0;
-  uint64_t seed = 0;
-  std::string grid, npy, npz, frames, device = "cpu";
-  int threads = 0;
-  // Set when given: only those replace the run's (or the default) sample settings.
-  CLI::Option *n_opt = nullptr, *steps_opt = nullptr, *step_size_opt = nullptr, *batch_opt = nullptr,
-              *seed_opt = nullptr;
+  ModelChoice model;
+  std::string p0;
+  PgdOverrides pgd;
+  ImageOutputs out;
+  std::string npz, frames;
 };
-
-int usage_error(const std::string& message) {
-  fmt::print(stderr, "atebm: usage error: {} (see atebm sample --help)\n", message);
-  return 2;
-}
-
-// A spec string, or a JSON list of them when it starts with '['.
-nlohmann::json spec_json(const std::string& text, const std::string& what) {
-  if (!text.empty() && text.front() == '[') return nn::parse_json(text, what);
-  return text;
-}
 
 // Every step's images of all n samples: frames[k] is [n, C, H, W] (k = 0 is the p0 start).
 class FrameCollector {
@@ -65,30 +48,19 @@ class FrameCollector {
 };
 
 int run_sample(const SampleArgs& args) {
-  if (args.model.empty() == args.run.empty()) return usage_error("give exactly one of --run DIR and --model FILE");
-  if (!args.model.empty() && args.p0.empty()) return usage_error("--model needs --p0 SPEC (the images to start from)");
-  if (!args.npy.empty() && !args.npz.empty()) return usage_error("give at most one of --npy and --npz");
-  std::string grid = args.grid;
-  if (grid.empty() && args.npy.empty() && args.npz.empty()) {
-    if (args.run.empty()) return usage_error("nothing to write: give --grid, --npy or --npz");
-    grid = (std::filesystem::path(args.run) / "samples.png").string();
+  check_model_choice(args.model);
+  check_usage(args.model.model.empty() || !args.p0.empty(), "--model needs --p0 SPEC (the images to start from)");
+  check_usage(args.out.npy.empty() || args.npz.empty(), "give at most one of --npy and --npz");
+  std::string grid = args.out.grid;
+  if (grid.empty() && args.out.npy.empty() && args.npz.empty()) {
+    check_usage(!args.model.run.empty(), "nothing to write: give --grid, --npy or --npz");
+    grid = run_path(args.model, "samples.png");
   }
-  if (args.threads > 0) set_num_threads(args.threads);
 
-  const Device device = Device::parse(args.device);
-  at_ebm::SamplingSetup setup = args.run.empty() ? at_ebm::open_model_file(args.model, device)
-                                                 : at_ebm::open_run(args.run, device);
+  at_ebm::SamplingSetup setup = open_model(args.model);
   const nlohmann::json p0_specs = args.p0.empty() ? setup.p0 : spec_json(args.p0, "--p0");
-  at_ebm::resolve_shape(setup, p0_specs);
-  const data::DatasetPtr p0 = data::open_datasets(p0_specs, setup.shape, "p0");
-
-  at_ebm::SampleOptions opt = setup.sample;
-  if (args.n_opt->count()) opt.n = args.n;
-  if (args.steps_opt->count()) opt.steps = args.steps;
-  if (args.step_size_opt->count()) opt.step_size = args.step_size;
-  if (args.batch_opt->count()) opt.batch_size = args.batch_size;
-  if (args.seed_opt->count()) opt.seed = args.seed;
-  at_ebm::check_sample_options(opt);
+  const data::DatasetPtr p0 = open_at_model_shape(setup, p0_specs, "p0");
+  const at_ebm::SampleOptions opt = sample_options(args.pgd, setup.sample);
 
   std::unique_ptr<FrameCollector> frames;
   at_ebm::FrameObserver observer;
@@ -106,20 +78,16 @@ int run_sample(const SampleArgs& args) {
   fmt::print("generated {} samples of {} from {} ({} steps of {})\n", opt.n, data::shape_str(setup.shape), p0->name(),
              opt.steps, opt.step_size);
   if (!grid.empty()) {
-    at_ebm::save_grid(grid, samples, args.nrow);
+    at_ebm::save_grid(grid, samples, args.out.nrow);
     fmt::print("wrote the sample grid to {}\n", grid);
   }
-  if (!args.npy.empty()) {
-    data::save_npy(args.npy, samples);
-    fmt::print("wrote the samples (float32 [{}, {}, {}, {}] in [0, 1]) to {}\n", opt.n, setup.shape.c, setup.shape.h,
-               setup.shape.w, args.npy);
-  }
+  write_images_npy(args.out.npy, samples, "samples");
   if (!args.npz.empty()) {
     data::save_npz(args.npz, {{"samples", samples}, {"start", start}});
     fmt::print("wrote the samples and their p0 starts (keys samples, start) to {}\n", args.npz);
   }
   if (frames) {
-    frames->write(args.frames, args.nrow);
+    frames->write(args.frames, args.out.nrow);
     fmt::print("wrote {} trajectory frames (frame_0000.png = the p0 start) to {}\n", opt.steps + 1, args.frames);
   }
   return 0;
@@ -131,25 +99,15 @@ Command add_sample_command(CLI::App& parent) {
   auto a = std::make_shared<SampleArgs>();
   CLI::App* sub = parent.add_subcommand(
       "sample", "Generate images: PGD ascent on the model's logit from p0 samples; writes a PNG grid and/or .npy/.npz");
-  sub->add_option("--run", a->run, "Training run folder (model.safetensors + config.json: p0 and sample settings)");
-  sub->add_option("--model", a->model, "Model file (nn::save_model) instead of a run; needs --p0");
+  add_model_options(*sub, a->model, "Training run folder (model.safetensors + config.json: p0 and sample settings)",
+                    "Model file (nn::save_model) instead of a run; needs --p0");
   sub->add_option("--p0", a->p0, "p0 dataset spec, or a JSON list of specs (default with --run: the run's)");
-  a->n_opt = sub->add_option("--n", a->n, "Number of samples (default: the run's sample.n, else 64)")
-                 ->check(CLI::PositiveNumber);
-  a->steps_opt = sub->add_option("--steps", a->steps, "PGD steps K (default: the run's, else 32)")
-                     ->check(CLI::NonNegativeNumber);
-  a->step_size_opt = sub->add_option("--step-size", a->step_size, "PGD step size λ (default: the run's, else 0.2)")
-                         ->check(CLI::NonNegativeNumber);
-  a->batch_opt = sub->add_option("--batch-size", a->batch_size, "Images per PGD batch (default: the run's, else 64)")
-                     ->check(CLI::PositiveNumber);
-  a->seed_opt = sub->add_option("--seed", a->seed, "Which p0 images are drawn (default: the run's, else 0)");
-  sub->add_option("--grid", a->grid, "Write a PNG grid of the samples (default with --run: DIR/samples.png)");
-  sub->add_option("--npy", a->npy, "Write the samples as .npy, float32 [n, C, H, W] in [0, 1]");
+  add_pgd_options(*sub, a->pgd, "samples", "Which p0 images are drawn (default: the run's, else 0)");
+  add_output_options(*sub, a->out, "Write a PNG grid of the samples (default with --run: DIR/samples.png)", "samples");
   sub->add_option("--npz", a->npz, "Write a .npz with arrays 'samples' and 'start' (the p0 images)");
   sub->add_option("--frames", a->frames, "Write one grid per step into this folder (frame_0000.png ...)");
-  sub->add_option("--nrow", a->nrow, "Images per grid row")->check(CLI::PositiveNumber);
-  sub->add_option("--threads", a->threads, "CPU threads (default: OMP_NUM_THREADS or all cores)");
-  sub->add_option("--device", a->device, "cpu or cuda[:I]");
+  add_nrow_option(*sub, a->out);
+  add_compute_options(*sub, a->model);
   return {sub, [a] { return run_sample(*a); }};
 }
 

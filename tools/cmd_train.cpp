@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -28,6 +29,16 @@ struct TrainArgs {
   bool resume = false;
   std::vector<std::string> overrides;
 };
+
+// runs/NAME-YYYYmmdd-HHMMSS: a new folder per run, so the same command can be run again.
+std::string default_run_dir(const std::string& name) {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
+  return "runs/" + name + "-" + stamp;
+}
 
 // Fields that may change when resuming: they do not affect what an iteration computes.
 bool resumable_override(const std::string& assignment) {
@@ -69,7 +80,7 @@ int run_train(const TrainArgs& a) {
         throw CLI::ValidationError("--preset/--config", "give exactly one of --preset NAME or --config FILE");
       if (!a.preset.empty()) {
         const at_ebm::Preset& p = at_ebm::find_preset(a.preset);
-        if (p.name == "toy2d") return run_toy2d_preset(a.out.empty() ? "runs/toy2d" : a.out, a.overrides);
+        if (p.name == "toy2d") return run_toy2d_preset(a.out.empty() ? default_run_dir("toy2d") : a.out, a.overrides);
         cfg_json = p.config;
         for (const auto& [field, example] : p.required) {
           bool given = false;
@@ -80,7 +91,7 @@ int run_train(const TrainArgs& a) {
       } else {
         cfg_json = nn::parse_json(read_text(a.config_file), a.config_file);
       }
-      if (out.empty()) out = "runs/" + (a.preset.empty() ? fs::path(a.config_file).stem().string() : a.preset);
+      if (out.empty()) out = default_run_dir(a.preset.empty() ? fs::path(a.config_file).stem().string() : a.preset);
     }
     for (const std::string& o : a.overrides) at_ebm::apply_override(cfg_json, o);
     at_ebm::train_config_from_json(cfg_json);  // validate now: a bad field is a usage error
@@ -107,13 +118,13 @@ Command add_train_command(CLI::App& parent) {
   auto args = std::make_shared<TrainArgs>();
   std::string preset_list;
   for (const at_ebm::Preset& p : at_ebm::presets()) preset_list += fmt::format("\n  {:<14} {}", p.name, p.description);
-  CLI::App* app = parent.add_subcommand(
-      "train", "Train an energy model by progressive binary adversarial training.\nPresets:" + preset_list +
-                   "\nOverrides: section.key=value, e.g. attack.step_size=0.5 train.max_iters=1000 "
-                   "data.p0='[\"uniform:1000\",\"gaussian:1000\"]' (see at_ebm/train/train_config.h)");
+  CLI::App* app = parent.add_subcommand("train", "Train an energy model by progressive binary adversarial training");
+  app->footer("Presets:" + preset_list +
+              "\nOverrides: section.key=value, e.g. attack.step_size=0.5 train.max_iters=1000 "
+              "data.p0='[\"uniform:1000\",\"smooth:1000\"]' (every field: at_ebm/train/train_config.h)");
   app->add_option("--preset", args->preset, "start from a named preset");
   app->add_option("--config", args->config_file, "start from a JSON config file")->check(CLI::ExistingFile);
-  app->add_option("--out", args->out, "run folder (default runs/<preset>)");
+  app->add_option("--out", args->out, "run folder (default runs/<preset or config name>-<date>-<time>)");
   app->add_flag("--resume", args->resume, "continue the run in --out exactly where its last checkpoint left it");
   app->add_option("overrides", args->overrides, "section.key=value overrides");
   return {app, [args] { return run_train(*args); }};

@@ -38,10 +38,9 @@ shape must match, or the script stops with one error listing the differences (ex
 The output is float32 (num_batches_tracked int64) with the config in __metadata__["atebm.model"].
 
 Note: AT-EBM's 256x256 models were trained on ImageNet-normalised input ((x - mean) / std with
-mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225), applied outside the network); atebm's
-discriminator takes the image as given, so such a file scores un-normalised images until the
-discriminator config gains a mean/std. The script says so when it converts one (recognised by
-its 'linear' head).
+mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225), applied outside the network). When the
+script recognises such a checkpoint (by its 'linear' head) it puts these into the config's
+mean/std, so atebm's discriminator normalises [0, 1] images the same way.
 
 Loading uses torch.load(weights_only=True) where torch supports it; --unsafe-pickle allows a
 full unpickle, for checkpoints that hold other Python objects (only for files you trust).
@@ -156,8 +155,9 @@ def adapt_discriminator_head(state, config, notes):
         if "linear.bias" in state:
             state[last + ".bias"] = state.pop("linear.bias")
         notes.append(f"AT-EBM head: linear.weight {list(w.shape)} -> {last}.weight {list(w.shape) + [1, 1]}")
-        notes.append("AT-EBM's 256x256 models expect ImageNet-normalised input; atebm's discriminator applies no "
-                     "normalisation (scores of raw [0, 1] images will differ from the paper's)")
+        config.setdefault("mean", [0.485, 0.456, 0.406])
+        config.setdefault("std", [0.229, 0.224, 0.225])
+        notes.append("AT-EBM's 256x256 models expect ImageNet-normalised input: config mean/std set to ImageNet's")
     if last + ".weight" in state:
         config.setdefault("num_outputs", int(state[last + ".weight"].shape[0]))
     return state

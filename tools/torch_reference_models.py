@@ -39,7 +39,8 @@ def complete_config(config):
     if arch not in _DEFAULTS:
         raise ValueError(f"model config: unknown arch {arch!r} (expected one of {sorted(_DEFAULTS)})")
     defaults = dict(_DEFAULTS[arch])
-    unknown = set(config) - set(defaults) - {"arch"}
+    optional = {"mean", "std"} if arch == "stargan_discriminator" else set()  # absent: no normalisation
+    unknown = set(config) - set(defaults) - optional - {"arch"}
     if unknown:
         raise ValueError(f"model config ({arch}): unknown fields {sorted(unknown)}")
     if arch == "resnet" and config.get("in_channels", 3) != 3:
@@ -152,13 +153,16 @@ class ResBlk(nn.Module):
 
 
 class StarGANDiscriminator(nn.Module):
-    """[N, 3, S, S] (used as given) -> [N, num_outputs].
+    """[N, 3, S, S] -> [N, num_outputs]; the input is normalised by (x - mean) / std first when the
+    config gives mean and std (the paper's 256x256 models: ImageNet statistics), else used as given.
 
     dim_in defaults to 2^14 / img_size, as in StarGAN v2 and atebm's config; the override
     exists only so that fixtures can hold a tiny instance of the same wiring."""
 
-    def __init__(self, img_size, max_conv_dim, num_outputs, dim_in=None):
+    def __init__(self, img_size, max_conv_dim, num_outputs, dim_in=None, mean=None, std=None):
         super().__init__()
+        self.mean = None if not mean else torch.tensor(mean, dtype=torch.float64).view(1, -1, 1, 1)
+        self.std = None if not std else torch.tensor(std, dtype=torch.float64).view(1, -1, 1, 1)
         dim_in = dim_in if dim_in is not None else 2 ** 14 // img_size
         layers = [nn.Conv2d(3, dim_in, 3, 1, 1)]
         dim_out = dim_in
@@ -171,6 +175,8 @@ class StarGANDiscriminator(nn.Module):
         self.main = nn.Sequential(*layers)
 
     def forward(self, x):
+        if self.mean is not None:
+            x = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
         return self.main(x).flatten(1)
 
 
@@ -197,7 +203,8 @@ def build_model(config, **overrides):
         return RobustnessResNet(c["block"], c["layers"], c["widths"], c["in_channels"], c["num_classes"],
                                 c["pool"], c["mean"], c["std"])
     if c["arch"] == "stargan_discriminator":
-        return StarGANDiscriminator(c["img_size"], c["max_conv_dim"], c["num_outputs"], **overrides)
+        return StarGANDiscriminator(c["img_size"], c["max_conv_dim"], c["num_outputs"], mean=c.get("mean"),
+                                    std=c.get("std"), **overrides)
     return MLP(c["dims"], c["activation"], c["slope"])
 
 
@@ -234,3 +241,23 @@ def write_safetensors(path, tensors, metadata):
         f.write(text)
         for c in chunks:
             f.write(c)
+
+
+def read_safetensors(path):
+    """({name: tensor}, metadata) of a safetensors file (F32, F64, I64, BOOL), for scripts that
+    must run without the `safetensors` package."""
+    import numpy as np
+    codes = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "BOOL": np.bool_}
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    metadata = header.pop("__metadata__", {})
+    data = blob[8 + n:]
+    tensors = {}
+    for name, info in header.items():
+        begin, end = info["data_offsets"]
+        dtype = np.dtype(codes[info["dtype"]]).newbyteorder("<")
+        array = np.frombuffer(data[begin:end], dtype=dtype).reshape(info["shape"])
+        tensors[name] = torch.from_numpy(array.copy())
+    return tensors, metadata

@@ -33,7 +33,9 @@ json cifar10_config() {
 
 // 256×256 sets: StarGAN-v2-style discriminator, batch 40, Adam 5e-5, λ = 2.0, R1 in 30–100.
 json hires_config(double r1_weight) {
-  return {{"model", {{"arch", "stargan_discriminator"}, {"img_size", 256}, {"max_conv_dim", 512}, {"num_outputs", 1}}},
+  // The paper's code feeds ImageNet-normalised images; the model does it itself here.
+  return {{"model", {{"arch", "stargan_discriminator"}, {"img_size", 256}, {"max_conv_dim", 512}, {"num_outputs", 1},
+                     {"mean", {0.485, 0.456, 0.406}}, {"std", {0.229, 0.224, 0.225}}}},
           {"data", {{"shape", {3, 256, 256}}, {"batch_size", 40}, {"augment", "flip"}, {"p0_augment", "flip"}}},
           {"attack", {{"step_size", 2.0}, {"start_step", 0}, {"max_steps", 25}, {"auc_threshold", 0.8}}},
           {"loss", {{"r1_weight", r1_weight}}},

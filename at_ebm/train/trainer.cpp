@@ -328,7 +328,7 @@ struct Trainer::Impl {
     const double start_seconds = seconds;
     while (!should_stop(r.stop_reason)) {
       const nlohmann::ordered_json m = step();
-      metrics << m.dump() << '\n';
+      metrics << m.dump() << '\n' << std::flush;  // readable while training (tail -f)
       show_progress(m, start_iter, start_seconds);
       if (iteration % cfg.train.checkpoint_every == 0) checkpoint();
     }

@@ -7,6 +7,9 @@
 //   BM_LoaderCifarJpeg          the loader over those JPEGs (decode + crop 4 + flip), batch 64, 2 threads
 //   BM_BatchCopyCeiling         the ceiling for the loader: memcpy of one [64, 1, 28, 28] float batch
 //                               into a fresh tensor, the least any loader must do per batch
+//   BM_TrainingStep/K           the consumer: one training iteration of the fashion-mnist preset's
+//                               model (PGD with K steps on 32 p0 images, BCE + R1 on 32 + 32,
+//                               Adam step), in real images/s — the loader must be ≥ 10× faster
 // Data that is missing (no dataset-fashion-mnist, no ../shared/data) skips its benchmark.
 //
 //   OMP_NUM_THREADS=2 build/bench/atebm_bench_data --benchmark_min_time=2
@@ -19,6 +22,12 @@
 #include <vector>
 
 #include "at_ebm/data/loader.h"
+#include "at_ebm/method/losses.h"
+#include "at_ebm/method/pgd.h"
+#include "at_ebm/train/presets.h"
+#include "engine/autograd/engine.h"
+#include "nn/models/model_config.h"
+#include "nn/optim/adam.h"
 #include "at_ebm/data/spec.h"
 #include "engine/factories.h"
 
@@ -110,6 +119,26 @@ void BM_BatchCopyCeiling(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 64);
 }
 BENCHMARK(BM_BatchCopyCeiling)->Unit(benchmark::kMicrosecond);
+
+void BM_TrainingStep(benchmark::State& state) {
+  const int64_t k = state.range(0), m = 32;
+  Generator gen(0);
+  auto model = nn::build_model(at_ebm::find_preset("fashion-mnist").config.at("model"), gen);
+  model->eval();
+  const nn::NamedTensors params = model->named_parameters();
+  nn::Adam opt(params, {.lr = 5e-4, .beta1 = 0.0, .beta2 = 0.99});
+  const at_ebm::ScoreFn f = [&](const Tensor& x) { return nn::energy_logit(*model, x); };
+  const Tensor real = rand({m, 1, 28, 28}), p0 = rand({m, 1, 28, 28});
+  for (auto _ : state) {
+    const Tensor fake = at_ebm::pgd(f, p0, {.steps = k, .step_size = 1.0}, params, gen);
+    const at_ebm::LossTerms t = at_ebm::adversarial_loss(f, real, fake, 0.01, true);
+    opt.zero_grad();
+    backward(t.loss);
+    opt.step();
+  }
+  state.SetItemsProcessed(state.iterations() * m);  // p_data images consumed per iteration
+}
+BENCHMARK(BM_TrainingStep)->Arg(0)->Arg(10)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

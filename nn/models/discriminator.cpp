@@ -28,6 +28,10 @@ StarGANDiscriminator::StarGANDiscriminator(const DiscriminatorConfig& cfg, Gener
   ATEBM_CHECK(cfg.max_conv_dim >= 1 && cfg.num_outputs >= 1,
               "stargan_discriminator config: max_conv_dim={} and num_outputs={} must be >= 1", cfg.max_conv_dim,
               cfg.num_outputs);
+  ATEBM_CHECK(cfg.mean.size() == cfg.std.size() && (cfg.mean.empty() || cfg.mean.size() == 3),
+              "stargan_discriminator config: 'mean' and 'std' need 3 entries each (or none); got {} and {}",
+              cfg.mean.size(), cfg.std.size());
+  if (!cfg.mean.empty()) normalize_ = std::make_shared<Normalize>(cfg.mean, cfg.std);
   int64_t dim_in = (int64_t{1} << 14) / cfg.img_size;
   main_ = register_module("main", std::make_shared<Sequential>());
   main_->push_back(std::make_shared<Conv2d>(Conv2dOptions{3, dim_in, 3, 1, 1, true}, gen, dtype));
@@ -48,7 +52,7 @@ Tensor StarGANDiscriminator::forward(const Tensor& x) {
   ATEBM_CHECK(x.dim() == 4 && x.size(1) == 3 && x.size(2) == cfg_.img_size && x.size(3) == cfg_.img_size,
               "StarGANDiscriminator: expected input [N, 3, {}, {}], got {}", cfg_.img_size, cfg_.img_size,
               shape_str(x.shape()));
-  return reshape(main_->forward(x), {x.size(0), -1});
+  return reshape(main_->forward(normalize_ ? normalize_->forward(x) : x), {x.size(0), -1});
 }
 
 }  // namespace atebm::nn

@@ -7,7 +7,9 @@
 // ResBlk(x) = (shortcut(x) + residual(x)) / √2 with
 //   shortcut = avg_pool2(conv1x1(x))  (conv1x1 1×1 without bias, only when dim_in ≠ dim_out)
 //   residual = conv2(lrelu(avg_pool2(conv1(lrelu(x))))).
-// The input is used as given (no normalisation), output [N, num_outputs].
+// The input is normalised per channel by (x − mean)/std when the config gives mean and std
+// (the paper's 256×256 models see ImageNet-normalised images; empty lists: the input as given),
+// output [N, num_outputs].
 #include "nn/layers/basic.h"
 #include "nn/layers/layers.h"
 
@@ -17,6 +19,7 @@ struct DiscriminatorConfig {
   int64_t img_size = 256;
   int64_t max_conv_dim = 512;
   int64_t num_outputs = 1;
+  std::vector<double> mean, std;  // both empty, or 3 entries each
 };
 
 class ResBlk final : public Module {
@@ -38,6 +41,7 @@ class StarGANDiscriminator final : public Module {
  private:
   DiscriminatorConfig cfg_;
   std::shared_ptr<Sequential> main_;
+  std::shared_ptr<Normalize> normalize_;  // null without mean/std; not a child: no state-dict entries
 };
 
 }  // namespace atebm::nn

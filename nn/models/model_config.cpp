@@ -46,11 +46,13 @@ ResNetConfig resnet_config(const json& cfg) {
 }
 
 DiscriminatorConfig disc_config(const json& cfg) {
-  check_fields(cfg, "stargan_discriminator", {"img_size", "max_conv_dim", "num_outputs"});
+  check_fields(cfg, "stargan_discriminator", {"img_size", "max_conv_dim", "num_outputs", "mean", "std"});
   DiscriminatorConfig d;
   read(cfg, "img_size", d.img_size, "stargan_discriminator");
   read(cfg, "max_conv_dim", d.max_conv_dim, "stargan_discriminator");
   read(cfg, "num_outputs", d.num_outputs, "stargan_discriminator");
+  read(cfg, "mean", d.mean, "stargan_discriminator");
+  read(cfg, "std", d.std, "stargan_discriminator");
   return d;
 }
 
@@ -90,7 +92,12 @@ json complete_config(const json& config) {
   }
   if (arch == "stargan_discriminator") {
     const DiscriminatorConfig d = disc_config(config);
-    return {{"arch", arch}, {"img_size", d.img_size}, {"max_conv_dim", d.max_conv_dim}, {"num_outputs", d.num_outputs}};
+    json j = {{"arch", arch}, {"img_size", d.img_size}, {"max_conv_dim", d.max_conv_dim}, {"num_outputs", d.num_outputs}};
+    if (!d.mean.empty()) {  // absent means "no normalisation", so older files keep their config
+      j["mean"] = d.mean;
+      j["std"] = d.std;
+    }
+    return j;
   }
   if (arch == "mlp") {
     const MlpConfig m = mlp_config(config);

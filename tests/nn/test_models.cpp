@@ -62,6 +62,26 @@ TEST(Models, StarGANDiscriminatorLayout) {
   EXPECT_EQ(d->forward(rand({2, 3, 32, 32})).shape(), (Shape{2, 1}));
 }
 
+TEST(Models, StarGANDiscriminatorNormalisesWithItsMeanAndStd) {
+  const json plain = {{"arch", "stargan_discriminator"}, {"img_size", 8}, {"max_conv_dim", 8}};
+  json normed = plain;
+  normed["mean"] = {0.485, 0.456, 0.406};
+  normed["std"] = {0.229, 0.224, 0.225};
+  auto a = build(plain), b = build(normed);  // same seed: same weights, no extra state entries
+  EXPECT_EQ(a->state_dict().size(), b->state_dict().size());
+  const Tensor x = rand({2, 3, 8, 8});
+  const Tensor mean = reshape(from_vector(std::vector<double>{0.485, 0.456, 0.406}), {1, 3, 1, 1});
+  const Tensor stdv = reshape(from_vector(std::vector<double>{0.229, 0.224, 0.225}), {1, 3, 1, 1});
+  const Tensor expected = a->forward(div(sub(x, mean), stdv));
+  EXPECT_LT(sum(abs(sub(b->forward(x), expected))).item(), 1e-5);
+  EXPECT_EQ(complete_config(normed).at("std"), normed.at("std"));
+  EXPECT_FALSE(complete_config(plain).contains("mean"));
+  json bad = plain;
+  bad["mean"] = {0.5};
+  bad["std"] = {0.5};
+  EXPECT_THROW(build(bad), Error);
+}
+
 TEST(Models, MlpNamesLikeSequential) {
   auto m = build({{"arch", "mlp"}, {"dims", {2, 16, 16, 1}}});
   for (const char* n : {"net.0.weight", "net.0.bias", "net.2.weight", "net.4.weight", "net.4.bias"})

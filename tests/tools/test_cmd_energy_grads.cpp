@@ -3,14 +3,11 @@
 // (nn::energy_logit and its input gradient; at_ebm::adversarial_loss and its parameter
 // gradients), and their usage and runtime errors give the documented exit codes and messages.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 #include "at_ebm/data/file_bytes.h"
@@ -21,13 +18,12 @@
 #include "nn/io/safetensors.h"
 #include "nn/models/model_config.h"
 #include "ops/ops.h"
+#include "tools/tool_test_util.h"
 
 using namespace atebm;
-namespace fs = std::filesystem;
+using namespace atebm::cli::testing;
 
 namespace {
-
-const std::string kAtebm = ATEBM_BINARY_DIR "/atebm";
 
 // A grey 8×8 ResNet with 3 outputs (so "outputs" differs from "logit"); pool 1 on the 1×1 map.
 const nlohmann::json kResNet = {{"arch", "resnet"},      {"block", "basic"},  {"layers", {1, 1, 1, 1}},
@@ -35,20 +31,10 @@ const nlohmann::json kResNet = {{"arch", "resnet"},      {"block", "basic"},  {"
                                 {"pool", 1},             {"mean", {0.4}},    {"std", {0.3}}};
 const nlohmann::json kMlp = {{"arch", "mlp"}, {"dims", {2, 8, 8, 1}}};
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
 struct Array {
   std::vector<int64_t> shape;
   std::vector<double> values;
 };
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 // The float arrays of a .npz written by the tool (little-endian float32/float64 entries).
 std::map<std::string, Array> read_npz(const std::string& path) {
@@ -90,26 +76,11 @@ void expect_close(const std::vector<double>& a, const std::vector<double>& b, do
   EXPECT_LE(err, rtol * scale + atol) << what << " (scale " << scale << ")";
 }
 
-class CmdEnergyGrads : public ::testing::Test {
+class CmdEnergyGrads : public ToolTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("atebm_test_cmd_energy_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
   // A freshly initialised model of `config`, saved as NAME.safetensors (float32).
   std::string save_model(const nlohmann::json& config, const std::string& name, uint64_t seed) const {
-    Generator gen(seed);
-    auto model = nn::build_model(config, gen);
-    const std::string file = path(name + ".safetensors");
-    nn::save_model(file, *model, config);
-    return file;
+    return write_model(path(name + ".safetensors"), config, seed);
   }
 
   // Random float32 values in [lo, hi) of `shape`, saved as NAME.npy; returns the tensor.
@@ -119,17 +90,6 @@ class CmdEnergyGrads : public ::testing::Test {
     data::save_npy(path(name + ".npy"), x);
     return x;
   }
-
-  // Runs `atebm ARGS` (arguments are shell words without quotes), capturing its output.
-  Result atebm(const std::string& args) const {
-    const std::string out = path("stdout.txt"), err = path("stderr.txt");
-    const std::string cmd =
-        "OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive " + kAtebm + " " + args + " >" + out + " 2>" + err;
-    const int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(out), read_text(err)};
-  }
-
-  fs::path dir_;
 };
 
 // What `energy --grad --r1` must write, computed with the library: f, all outputs, ∇x f, r1.

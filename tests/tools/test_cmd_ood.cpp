@@ -2,80 +2,28 @@
 // the JSON (clean only, and with a tiny APGD / PGD budget), the run folder's default output,
 // and the exit codes of usage (2) and runtime (1) errors.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "nn/io/model_file.h"
-#include "nn/models/model_config.h"
+#include "tools/tool_test_util.h"
 
-using namespace atebm;
-namespace fs = std::filesystem;
+using namespace atebm::cli::testing;
 
 namespace {
-
-const std::string kAtebm = ATEBM_BINARY_DIR "/atebm";
-
-const nlohmann::json kModelConfig = {{"arch", "resnet"},     {"block", "basic"}, {"layers", {1, 1, 1, 1}},
-                                     {"widths", {4, 4, 4, 4}}, {"in_channels", 1}, {"num_classes", 1},
-                                     {"pool", 1}};
 
 // The in-distribution spec fixes the size for the bare model file (synthetic sets default to 28×28).
 const std::string kSets = "--in smooth:40:seed=1@size=8 --ood uniform:30:seed=2 --ood gaussian:40:seed=3";
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-class CmdOod : public ::testing::Test {
+class CmdOod : public TinyModelTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("atebm_test_cmd_ood_" + std::string(info->name()) + "_" +
-                                        std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    Generator gen(1);
-    auto model = nn::build_model(kModelConfig, gen);
-    model_ = (dir_ / "model.safetensors").string();
-    nn::save_model(model_, *model, kModelConfig);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  // Runs `atebm ARGS` (shell words without quotes), capturing its output.
-  Result atebm(const std::string& args) const {
-    const std::string out = (dir_ / "stdout.txt").string(), err = (dir_ / "stderr.txt").string();
-    const std::string cmd =
-        "OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive " + kAtebm + " " + args + " >" + out + " 2>" + err;
-    const int status = std::system(cmd.c_str());
-    Result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read_text(out);
-    r.err = read_text(err);
-    return r;
-  }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
   nlohmann::json read_json(const std::string& file) const {
     EXPECT_TRUE(fs::exists(file)) << file;
     return nlohmann::json::parse(read_text(file));  // throws (fails the test) on bad JSON
   }
-
-  fs::path dir_;
-  std::string model_;
 };
 
 }  // namespace
@@ -103,7 +51,7 @@ TEST_F(CmdOod, CleanOnlyWritesTheTableAndJson) {
 }
 
 TEST_F(CmdOod, TinyAttacksGiveAWorstCaseNoAboveTheClean) {
-  for (const std::string attack : {std::string("apgd"), std::string("pgd")}) {
+  for (const std::string& attack : {std::string("apgd"), std::string("pgd")}) {
     const std::string out = path(attack + ".json");
     const Result r = atebm("ood --model " + model_ + " " + kSets + " --n 16 --attack " + attack +
                            " --eps 0.5 --steps 3 --restarts 2 --batch-size 8 --out " + out);
@@ -129,7 +77,7 @@ TEST_F(CmdOod, RunFolderWritesOodJsonThere) {
   fs::create_directories(run);
   fs::copy_file(model_, run / "model.safetensors");
   std::ofstream(run / "config.json") << nlohmann::json{
-      {"model", kModelConfig},
+      {"model", kTinyResNet},
       {"data", {{"train", "smooth:40"}, {"p0", "uniform:40"}, {"shape", {1, 8, 8}}}}}.dump();
   const Result r = atebm("ood --run " + run.string() + " --in smooth:40:seed=1 --ood uniform:30:seed=2 --n 8 --attack none");
   ASSERT_EQ(r.code, 0) << r.out << r.err;

@@ -2,72 +2,24 @@
 // and synthetic data: the outputs exist and hold what they should (the .npy shape and range,
 // the grid's size), the run-folder defaults, and the exit codes of usage and runtime errors.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "at_ebm/data/file_bytes.h"
 #include "at_ebm/data/image_decode.h"
 #include "at_ebm/data/npy.h"
-#include "nn/io/model_file.h"
-#include "nn/models/model_config.h"
+#include "tools/tool_test_util.h"
 
 using namespace atebm;
-namespace fs = std::filesystem;
+using namespace atebm::cli::testing;
 
 namespace {
 
-const std::string kAtebm = ATEBM_BINARY_DIR "/atebm";
-
-const nlohmann::json kModelConfig = {{"arch", "resnet"},     {"block", "basic"}, {"layers", {1, 1, 1, 1}},
-                                     {"widths", {4, 4, 4, 4}}, {"in_channels", 1}, {"num_classes", 1},
-                                     {"pool", 1}};
-
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-class CmdSample : public ::testing::Test {
+class CmdSample : public TinyModelTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("atebm_test_cmd_sample_" + std::string(info->name()) + "_" +
-                                        std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    Generator gen(1);
-    auto model = nn::build_model(kModelConfig, gen);
-    model_ = (dir_ / "model.safetensors").string();
-    nn::save_model(model_, *model, kModelConfig);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  // Runs `atebm ARGS` (arguments are shell words without quotes), capturing its output.
-  Result atebm(const std::string& args) const {
-    const std::string out = (dir_ / "stdout.txt").string(), err = (dir_ / "stderr.txt").string();
-    const std::string cmd = "OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive " + kAtebm + " " + args + " >" + out +
-                            " 2>" + err;
-    const int status = std::system(cmd.c_str());
-    Result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read_text(out);
-    r.err = read_text(err);
-    return r;
-  }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
   // The .npy at `file` holds float32 [n, 1, 8, 8] with every value in [0, 1].
   void expect_images_npy(const std::string& file, int64_t n) const {
     ASSERT_TRUE(fs::exists(file)) << file;
@@ -86,9 +38,6 @@ class CmdSample : public ::testing::Test {
     const std::vector<uint8_t> bytes = data::read_file_bytes(file);
     return data::probe_image(bytes.data(), bytes.size(), file);
   }
-
-  fs::path dir_;
-  std::string model_;
 };
 
 }  // namespace
@@ -116,7 +65,7 @@ TEST_F(CmdSample, NpzFramesAndRunDefaults) {
   // A run folder as the trainer leaves it (the parts sample reads).
   fs::create_directories(path("run"));
   fs::copy_file(model_, path("run/model.safetensors"));
-  const nlohmann::json config = {{"model", kModelConfig},
+  const nlohmann::json config = {{"model", kTinyResNet},
                                  {"data", {{"train", "uniform:30"}, {"p0", {"uniform:10", "constant:4:0.5"}},
                                            {"shape", {1, 8, 8}}}},
                                  {"sample",

@@ -16,25 +16,15 @@
 #include <random>
 #include <thread>
 
+#include "tools/tool_test_util.h"
+
 extern char** environ;
 
-namespace fs = std::filesystem;
+using namespace atebm::cli::testing;
 
 namespace {
 
-const std::string kAtebm = ATEBM_BINARY_DIR "/atebm";
-
-std::string temp_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("atebm_test_train_cli_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d.string();
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+std::string temp_dir(const std::string& name) { return make_temp_dir("train_cli_" + name).string(); }
 
 // Starts atebm with `args` (stdout/stderr to `log`), returns its pid.
 pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
@@ -82,8 +72,8 @@ std::string write_config(const std::string& dir) {
 TEST(TrainCli, KilledAndResumedRunEqualsAnUninterruptedOne) {
   const std::string dir = temp_dir("kill");
   const std::string cfg = write_config(dir), log = dir + "/log.txt";
-  ASSERT_EQ(run({"train", "--config", cfg, "--out", dir + "/whole"}, log), 0) << read_bytes(log);
-  const std::string expected = read_bytes(dir + "/whole/model.safetensors");
+  ASSERT_EQ(run({"train", "--config", cfg, "--out", dir + "/whole"}, log), 0) << read_text(log);
+  const std::string expected = read_text(dir + "/whole/model.safetensors");
   ASSERT_FALSE(expected.empty());
 
   // Kill the run three times at random moments after its first checkpoint, resuming each time.
@@ -105,10 +95,10 @@ TEST(TrainCli, KilledAndResumedRunEqualsAnUninterruptedOne) {
     const int code = wait_exit(pid);
     // 128 + 9: killed; 0: it had already finished (then the rest of the loop only resumes a done run).
     kills += " " + std::to_string(delay_ms) + "ms→" + std::to_string(code);
-    ASSERT_TRUE(code == 128 + SIGKILL || code == 0) << kills << "\n" << read_bytes(log);
+    ASSERT_TRUE(code == 128 + SIGKILL || code == 0) << kills << "\n" << read_text(log);
   }
-  ASSERT_EQ(run({"train", "--resume", "--out", part}, log), 0) << read_bytes(log);
-  EXPECT_EQ(read_bytes(part + "/model.safetensors"), expected) << "kill delays after the first checkpoint:" << kills;
+  ASSERT_EQ(run({"train", "--resume", "--out", part}, log), 0) << read_text(log);
+  EXPECT_EQ(read_text(part + "/model.safetensors"), expected) << "kill delays after the first checkpoint:" << kills;
   // The metrics log has exactly one line per iteration despite the kills.
   std::ifstream in(part + "/metrics.jsonl");
   std::string line;
@@ -123,8 +113,8 @@ TEST(TrainCli, UsageErrorsExitWithTwoAndOneLine) {
   const std::string cfg = write_config(dir), log = dir + "/log.txt";
   const auto check = [&](const std::vector<std::string>& args, int want) {
     std::ofstream(log, std::ios::trunc).close();
-    EXPECT_EQ(run(args, log), want) << read_bytes(log);
-    const std::string out = read_bytes(log);
+    EXPECT_EQ(run(args, log), want) << read_text(log);
+    const std::string out = read_text(log);
     EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
   };
   check({"train"}, 2);                                                        // neither --preset nor --config
