@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -105,6 +106,7 @@ int run_train(const TrainArgs& a) {
   at_ebm::Trainer trainer(cfg, out, a.resume);
   fmt::print("training {} in {} ({})\n", cfg.preset.empty() ? "a custom config" : "preset " + cfg.preset, out,
              a.resume ? "resumed" : "new run");
+  std::fflush(stdout);  // before the progress lines on stderr, also when stdout is a pipe
   const at_ebm::TrainResult r = trainer.run();
   fmt::print("done: {} iterations, K = {}, {:.1f} s of training ({}); model: {}\n", r.iterations, r.k, r.seconds,
              r.stop_reason, (fs::path(out) / "model.safetensors").string());

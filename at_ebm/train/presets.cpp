@@ -46,7 +46,11 @@ json hires_config(double r1_weight) {
 
 std::vector<Preset> make_presets() {
   std::vector<Preset> p;
-  // The CPU default: a small ResNet on Fashion-MNIST (see README "Presets" for how it was tuned).
+  // The CPU default: a small ResNet on Fashion-MNIST. p0 mixes three kinds of synthetic noise,
+  // so that the default job needs no data beyond Debian's package; the smooth fields bring dark
+  // and bright backgrounds (DESIGN.md: a p0 without them teaches D "dark background ⇒ real").
+  // λ = 1.0 and K up to 40 because p0 lies far from the data (λ·K must be large); the window of
+  // 50 iterations raises K quickly while D still wins easily. docs/README.md has a 30-minute run.
   p.push_back({"fashion-mnist",
                "small ResNet on Fashion-MNIST (28x28 grey), diverse synthetic p0; the CPU default",
                {{"model",
