@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
                                                      atebm::cli::add_inpaint_command(app),
                                                      atebm::cli::add_energy_command(app),
                                                      atebm::cli::add_grads_command(app),
-                                                     atebm::cli::add_ood_command(app)};
+                                                     atebm::cli::add_ood_command(app),
+                                                     atebm::cli::add_fid_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

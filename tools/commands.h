@@ -40,5 +40,7 @@ Command add_grads_command(CLI::App& parent);
 /// `atebm ood (--run DIR | --model FILE) --in SPEC --ood SPEC [--ood SPEC ...] [--attack none|pgd|apgd]
 /// [--eps E] [--steps N] [--restarts R] [--out RESULT.json]`: clean and worst-case OOD AUC.
 Command add_ood_command(CLI::App& parent);
+/// `atebm fid --inception W (--samples FILE | --samples-spec SPEC) (--ref-stats REF.npz | --ref SPEC) [--kid] [--is]`.
+Command add_fid_command(CLI::App& parent);
 
 }  // namespace atebm::cli

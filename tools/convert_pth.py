@@ -172,20 +172,12 @@ def add_missing_batch_counts(state, expected, notes):
 
 
 def check_against(state, expected, config):
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [f"{k}: {list(state[k].shape)} in the checkpoint, {list(expected[k])} expected"
-             for k in expected if k in state and tuple(state[k].shape) != expected[k]]
-    if not (missing or unexpected or wrong):
+    mismatch = ref.state_mismatch(state, expected, "the checkpoint")
+    if not mismatch:
         return
-
-    def listing(title, items):
-        shown = "\n    ".join(items[:10]) + ("\n    ..." if len(items) > 10 else "")
-        return f"\n  {len(items)} {title}:\n    {shown}" if items else ""
     raise ConversionError(
         f"the checkpoint does not match the architecture {json.dumps(config)} "
-        f"({len(state)} tensors converted, {len(expected)} expected):"
-        + listing("missing", missing) + listing("unexpected", unexpected) + listing("with the wrong shape", wrong)
+        f"({len(state)} tensors converted, {len(expected)} expected):" + mismatch
         + "\n  pick the matching --arch / --img-size, or describe the model with --config")
 
 

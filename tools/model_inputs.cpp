@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "at_ebm/data/file_bytes.h"
@@ -14,20 +12,6 @@
 #include "nn/models/model_config.h"
 
 namespace atebm::cli {
-namespace {
-
-template <typename T>
-T read_element(const uint8_t* p, bool big_endian) {
-  uint8_t b[sizeof(T)];
-  std::memcpy(b, p, sizeof(T));
-  if (big_endian) std::reverse(b, b + sizeof(T));
-  T v;
-  std::memcpy(&v, b, sizeof(T));
-  return v;
-}
-
-}  // namespace
-
 Tensor read_model_inputs(const std::string& path, const nlohmann::json& config) {
   if (config.at("arch") != "mlp") {
     const data::DatasetPtr ds = data::open_npy(path);
@@ -56,12 +40,8 @@ Tensor read_model_inputs(const std::string& path, const nlohmann::json& config) 
   ATEBM_CHECK(a.shape.size() == 2 && a.shape[0] >= 1 && a.shape[1] == d,
               "{}: shape ({}) does not fit the model: the mlp takes (N, {}) with N >= 1", path,
               fmt::join(a.shape, ", "), d);
-  std::vector<float> v(static_cast<size_t>(a.shape[0] * d));
-  const uint8_t* src = bytes.data() + a.data_offset;
-  for (size_t k = 0; k < v.size(); ++k)
-    v[k] = a.type == data::NpyType::F32 ? read_element<float>(src + 4 * k, a.big_endian)
-                                         : static_cast<float>(read_element<double>(src + 8 * k, a.big_endian));
-  return from_vector(v, {a.shape[0], d});
+  const std::vector<double> values = data::npy_values_f64(a, bytes.data());
+  return from_vector(std::vector<float>(values.begin(), values.end()), {a.shape[0], d});
 }
 
 }  // namespace atebm::cli

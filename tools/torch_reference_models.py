@@ -4,7 +4,8 @@ the C++ code: an independent reference for fixtures and for checking converted c
 
 Offline tooling only (Python + torch); nothing in the build or the test suite imports it.
 Used by tests/nn/fixtures/make_model_fixtures.py and tools/convert_pth.py, which also share
-write_safetensors() below (no safetensors package needed).
+write_safetensors() below (no safetensors package needed); tools/convert_inception.py shares
+write_safetensors() and state_mismatch().
 
 Families, with state-dict names identical to atebm's model files:
   resnet                 the robustness library's CIFAR ResNet; the input normalisation
@@ -211,6 +212,21 @@ def build_model(config, **overrides):
 def expected_state(config):
     """{name: shape} of the state dict an atebm model file with this config must hold."""
     return {k: tuple(v.shape) for k, v in build_model(config).state_dict().items()}
+
+
+def state_mismatch(state, expected, source):
+    """How the state dict {name: tensor} differs from expected {name: shape}: lines listing the
+    missing, unexpected and wrongly shaped tensors (10 of each at most; `source` names where the
+    shapes come from, e.g. "the checkpoint"), or "" when they match."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [f"{k}: {list(state[k].shape)} in {source}, {list(expected[k])} expected"
+             for k in expected if k in state and tuple(state[k].shape) != expected[k]]
+
+    def listing(title, items):
+        shown = "\n    ".join(items[:10]) + ("\n    ..." if len(items) > 10 else "")
+        return f"\n  {len(items)} {title}:\n    {shown}" if items else ""
+    return listing("missing", missing) + listing("unexpected", unexpected) + listing("with the wrong shape", wrong)
 
 
 # ---- safetensors writing --------------------------------------------------------------------

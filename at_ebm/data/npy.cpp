@@ -203,6 +203,42 @@ NpyArray parse_npy(const uint8_t* data, size_t size, const std::string& name) {
   return a;
 }
 
+std::vector<double> npy_values_f64(const NpyArray& a, const uint8_t* file_data) {
+  size_t n = 1;
+  for (const int64_t d : a.shape) n *= static_cast<size_t>(d);
+  std::vector<double> out(n);
+  const uint8_t* src = file_data + a.data_offset;
+  for (size_t k = 0; k < n; ++k) {
+    switch (a.type) {
+      case NpyType::U8: out[k] = src[k]; break;
+      case NpyType::F32: out[k] = load_elem<float>(src + 4 * k, a.big_endian); break;
+      case NpyType::F64: out[k] = load_elem<double>(src + 8 * k, a.big_endian); break;
+      case NpyType::I64: out[k] = static_cast<double>(load_elem<int64_t>(src + 8 * k, a.big_endian)); break;
+      default: ATEBM_FAIL("npy_values_f64: unknown npy element type {}", static_cast<int>(a.type));
+    }
+  }
+  return out;
+}
+
+NpzFloatArray load_npz_array(const std::string& path, const std::string& key, const std::string& hint) {
+  const std::vector<uint8_t> zip = read_file_bytes(path);
+  std::vector<std::string> names;
+  for (const ZipEntry& e : zip_entries(zip.data(), zip.size(), path)) {
+    if (e.name != key + ".npy") {
+      names.push_back(e.name);
+      continue;
+    }
+    const std::string where = fmt::format("{}: '{}'", path, key);
+    const std::vector<uint8_t> bytes = zip_read(zip.data(), zip.size(), e, path);
+    const NpyArray a = parse_npy(bytes.data(), bytes.size(), where);
+    ATEBM_CHECK(a.type == NpyType::F64 || a.type == NpyType::F32, "{}: expected a float64 or float32 array", where);
+    return {a.shape, npy_values_f64(a, bytes.data())};
+  }
+  ATEBM_FAIL("{}: no array '{}' (entries: {}){}{}", path, key,
+             names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", ")), hint.empty() ? "" : "; ",
+             hint);
+}
+
 DatasetPtr npy_dataset(std::vector<uint8_t> bytes, const std::string& name, NpyLayout layout) {
   const NpyArray a = parse_npy(bytes.data(), bytes.size(), name);
   ATEBM_CHECK(a.type != NpyType::I64, "{}: int64 arrays are not images (expected uint8, float32 or float64)", name);

@@ -39,6 +39,21 @@ struct NpyArray {
 /// with `name`. Safe on any input (fuzzed).
 NpyArray parse_npy(const uint8_t* data, size_t size, const std::string& name);
 
+/// The elements of `a` in C order as doubles, whatever its dtype and byte order (int64 beyond
+/// 2^53 rounds). `file_data` is the start of the bytes `a` was parsed from (not its data).
+std::vector<double> npy_values_f64(const NpyArray& a, const uint8_t* file_data);
+
+/// A float array of an .npz: shape and values (C order, float32 widened to float64).
+struct NpzFloatArray {
+  std::vector<int64_t> shape;
+  std::vector<double> values;
+};
+
+/// Array KEY (the entry KEY.npy, stored or deflated) of the .npz at `path`, which must be float32
+/// or float64. Errors name the file and the key; a missing key lists the entries, then `hint`
+/// (e.g. which arrays such files hold) when given.
+NpzFloatArray load_npz_array(const std::string& path, const std::string& key, const std::string& hint = "");
+
 enum class NpyLayout { Auto, NCHW, NHWC };
 
 /// An image set from the bytes of a .npy file (see the header comment for the accepted shapes).

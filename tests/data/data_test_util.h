@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "tests/common/expect.h"
 
 namespace atebm::data::testing {
 
@@ -107,17 +108,7 @@ inline Bytes tar_bytes(const std::vector<std::pair<std::string, Bytes>>& files, 
   return out;
 }
 
-/// Expects `f` to throw atebm::Error whose message contains every one of `parts`.
-template <typename F>
-void expect_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an atebm::Error containing '" << (parts.empty() ? "" : parts[0]) << "'";
-  } catch (const atebm::Error& e) {
-    const std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "message: " << msg << "\nmissing: " << p;
-  }
-}
+using atebm::test::expect_error;
 
 inline std::string shared_data_dir() { return std::string(ATEBM_SOURCE_DIR) + "/../shared/data"; }
 

@@ -38,6 +38,18 @@ Bytes floats(const std::vector<float>& v, bool big = false) {
   return b;
 }
 
+// The bytes of `v` in either byte order (any element type).
+template <typename T>
+Bytes raw(const std::vector<T>& v, bool big = false) {
+  Bytes b(v.size() * sizeof(T));
+  std::memcpy(b.data(), v.data(), b.size());
+  if (big)
+    for (size_t i = 0; i < v.size(); ++i) std::reverse(b.begin() + sizeof(T) * i, b.begin() + sizeof(T) * (i + 1));
+  return b;
+}
+
+std::vector<double> values_of(const Bytes& b) { return npy_values_f64(parse_npy(b.data(), b.size(), "v"), b.data()); }
+
 DatasetPtr from(const Bytes& b, NpyLayout l = NpyLayout::Auto) { return npy_dataset(b, "t.npy", l); }
 
 }  // namespace
@@ -128,6 +140,39 @@ TEST(Npy, WriterRoundTripAndNpz) {
   expect_error([&] { open_npz(dir.file("xy.npz"), "z"); }, {dir.file("xy.npz"), "no array 'z'", "arrays: x, y"});
 }
 
+TEST(Npy, ValuesAsDoublesInEveryDtypeAndByteOrder) {
+  const std::vector<float> f = {1.5f, -2.0f, 0.25f, 3e38f};
+  const std::vector<double> fd(f.begin(), f.end());
+  const std::vector<double> d = {0.1, -1e300, 2.5, -0.0};
+  const std::vector<int64_t> i = {-3, int64_t{1} << 40, 0, 7};
+  for (bool big : {false, true}) {
+    EXPECT_EQ(values_of(npy(dict(big ? ">f4" : "<f4", "(2, 2)"), raw(f, big))), fd) << big;
+    EXPECT_EQ(values_of(npy(dict(big ? ">f8" : "<f8", "(4,)"), raw(d, big))), d) << big;
+    EXPECT_EQ(values_of(npy(dict(big ? ">i8" : "<i8", "(1, 4)"), raw(i, big))), (std::vector<double>{-3, 1099511627776.0, 0, 7}))
+        << big;
+  }
+  EXPECT_EQ(values_of(npy(dict("|u1", "(3,)"), {0, 128, 255})), (std::vector<double>{0, 128, 255}));
+  EXPECT_TRUE(values_of(npy(dict("<f8", "(0, 5)"), {})).empty());
+}
+
+TEST(Npy, NpzFloatArrayShapesValuesAndErrors) {
+  TempDir dir;
+  const Tensor mu = from_vector<double>({0.5, -1.25, 1e-300}, {3}, {.dtype = DType::Float64});
+  const Tensor sigma = from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+  save_npz(dir.file("s.npz"), {{"mu", mu}, {"sigma", sigma}, {"n", zeros({2}, {.dtype = DType::Int64})}});
+  const NpzFloatArray m = load_npz_array(dir.file("s.npz"), "mu");
+  EXPECT_EQ(m.shape, (std::vector<int64_t>{3}));
+  EXPECT_EQ(m.values, (std::vector<double>{0.5, -1.25, 1e-300}));
+  const NpzFloatArray s = load_npz_array(dir.file("s.npz"), "sigma");
+  EXPECT_EQ(s.shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(s.values, (std::vector<double>{1, 2, 3, 4, 5, 6}));
+  expect_error([&] { load_npz_array(dir.file("s.npz"), "n"); },
+               {dir.file("s.npz"), "'n'", "expected a float64 or float32 array"});
+  expect_error([&] { load_npz_array(dir.file("s.npz"), "tau", "such files hold 'mu'"); },
+               {dir.file("s.npz"), "no array 'tau'", "entries: mu.npy, sigma.npy, n.npy", "; such files hold 'mu'"});
+  expect_error([&] { load_npz_array(dir.file("absent.npz"), "mu"); }, {"absent.npz"});
+}
+
 TEST(Npy, DeflatedNpzEntryAndCorruption) {
   // A zip whose entry is deflated (what np.savez_compressed writes), built with zlib here.
   Bytes payload = npy(dict("|u1", "(2, 4, 4)"), Bytes(32, 7));
@@ -161,6 +206,9 @@ TEST(Npy, DeflatedNpzEntryAndCorruption) {
   const DatasetPtr ds = open_npz(dir.file("c.npz"), "a");
   EXPECT_EQ(ds->size(), 2);
   EXPECT_FLOAT_EQ(ds->get(1).image[15], 7 / 255.0f);
+  // load_npz_array inflates the same entry, then refuses its uint8 dtype.
+  expect_error([&] { load_npz_array(dir.file("c.npz"), "a"); },
+               {dir.file("c.npz"), "'a'", "expected a float64 or float32 array"});
 
   Bytes flipped = z;
   flipped[30 + 5 + packed.size() / 2] ^= 0x55;  // corrupt the deflate stream or its CRC

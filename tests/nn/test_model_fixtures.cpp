@@ -6,6 +6,8 @@
 // mode and float64, and every result is recomputed with our engine and compared.
 #include <gtest/gtest.h>
 
+#include "tests/common/expect.h"
+
 #include <cmath>
 #include <map>
 #include <string>
@@ -59,21 +61,7 @@ Tensor block_sum(const Tensor& g, int64_t u) {
   return sum(reshape(g, {n, c, h / u, u, w / u, u}), {3, 5});
 }
 
-// max|a − b| ≤ rtol · max|b| (+ a tiny absolute floor for all-zero references): the error is
-// measured against the tensor's scale, so small entries next to large ones do not fail on
-// round-off.
-void expect_close(const Tensor& ours, const Tensor& ref, double rtol, const std::string& what) {
-  ASSERT_EQ(ours.shape(), ref.shape()) << what;
-  const auto a = ours.to_vector<double>(), b = ref.to_vector<double>();
-  double scale = 0, err = 0;
-  size_t worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    scale = std::max(scale, std::abs(b[i]));
-    if (std::abs(a[i] - b[i]) > err) err = std::abs(a[i] - b[i]), worst = i;
-  }
-  EXPECT_LE(err, rtol * scale + 1e-300) << what << ": max error " << err << " at element " << worst << " (ours "
-                                        << a[worst] << ", PyTorch " << b[worst] << "), scale " << scale;
-}
+using atebm::test::expect_close;
 
 void check_fixture(const std::string& name) {
   SCOPED_TRACE(name);

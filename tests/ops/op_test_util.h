@@ -8,6 +8,7 @@
 
 #include "engine/autograd/gradcheck.h"
 #include "ops/ops.h"
+#include "tests/common/expect.h"
 
 namespace atebm::test {
 
@@ -35,16 +36,6 @@ inline void expect_first_and_second_order(const GradcheckFn& f, const Tensors& i
   EXPECT_TRUE(r2.ok) << what << " gradgradcheck: " << r2.message;
 }
 
-template <typename F>
-inline void expect_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an atebm::Error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const std::string& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
 
 inline void expect_near(const Tensor& t, const std::vector<double>& want, double tol = 1e-12) {
   const std::vector<double> got = t.to_vector<double>();

@@ -4,6 +4,8 @@
 // network end to end, and the error messages.
 #include <gtest/gtest.h>
 
+#include "tests/common/expect.h"
+
 #include "engine/autograd/gradcheck.h"
 #include "engine/parallel.h"
 #include "ops/cpu/conv_cpu.h"
@@ -112,14 +114,7 @@ struct TuningGuard {
   ~TuningGuard() { cpu::set_conv_tuning(saved); }
 };
 
-void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an atebm::Error";
-  } catch (const Error& e) {
-    for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
-  }
-}
+using atebm::test::expect_error;
 
 void expect_ok(const GradcheckResult& r, const std::string& what) { EXPECT_TRUE(r.ok) << what << ": " << r.message; }
 

@@ -3,6 +3,8 @@
 // GEMM thread-ownership rule.
 #include <gtest/gtest.h>
 
+#include "tests/common/expect.h"
+
 #include "engine/autograd/gradcheck.h"
 #include "engine/parallel.h"
 #include "ops/cpu/gemm_cpu.h"
@@ -43,14 +45,7 @@ void expect_near_all(const std::vector<double>& got, const std::vector<double>& 
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "element " << i;
 }
 
-void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an atebm::Error";
-  } catch (const Error& e) {
-    for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
-  }
-}
+using atebm::test::expect_error;
 
 }  // namespace
 

@@ -2,6 +2,8 @@
 // (naming the op and the shapes involved), and thread-count-independent sums.
 #include <gtest/gtest.h>
 
+#include "tests/common/expect.h"
+
 #include <cmath>
 #include <cstdlib>
 
@@ -152,17 +154,7 @@ TEST(OpValues, SliceWithStepAndNegativeStart) {
 
 // ---- bad inputs: atebm::Error naming the op and the shapes --------------------------------------
 
-// Expects `f` to throw atebm::Error whose message contains every string of `parts`.
-template <typename F>
-void expect_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no atebm::Error thrown";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const std::string& p : parts) EXPECT_TRUE(msg.find(p) != std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
+using atebm::test::expect_error;
 
 TEST(OpErrors, AddBroadcastFailure) {
   expect_error([] { add(zeros({2, 3}), zeros({4})); }, {"add", "[2, 3]", "[4]"});
