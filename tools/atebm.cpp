@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
                                                      atebm::cli::add_energy_command(app),
                                                      atebm::cli::add_grads_command(app),
                                                      atebm::cli::add_ood_command(app),
-                                                     atebm::cli::add_fid_command(app)};
+                                                     atebm::cli::add_fid_command(app),
+                                                     atebm::cli::add_train_classifier_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

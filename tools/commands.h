@@ -42,5 +42,8 @@ Command add_grads_command(CLI::App& parent);
 Command add_ood_command(CLI::App& parent);
 /// `atebm fid --inception W (--samples FILE | --samples-spec SPEC) (--ref-stats REF.npz | --ref SPEC) [--kid] [--is]`.
 Command add_fid_command(CLI::App& parent);
+/// `atebm train-classifier --data SPEC --test SPEC --out FILE [--epochs N] [--batch-size B] [--lr L]
+/// [--optimizer adam|sgd] [--augment A] [--seed S] [--model-config JSON]`: a domain classifier for FID.
+Command add_train_classifier_command(CLI::App& parent);
 
 }  // namespace atebm::cli

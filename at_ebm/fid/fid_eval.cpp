@@ -42,6 +42,13 @@ void check_output(const Tensor& t, int64_t b, int64_t k, const char* what) {
 
 }  // namespace
 
+std::vector<int64_t> feature_indices(int64_t size, const FeatureOptions& opt) {
+  if (opt.n > 0 && opt.n < size) return draw_indices(size, opt.n, opt.seed);
+  std::vector<int64_t> all(static_cast<size_t>(size));
+  std::iota(all.begin(), all.end(), int64_t{0});
+  return all;
+}
+
 InceptionFeatures inception_features(InceptionV3& net, const data::Dataset& ds, const FeatureOptions& opt) {
   ATEBM_CHECK(ds.size() >= 1, "inception_features: {} holds no images", ds.name());
   ATEBM_CHECK(opt.n >= 0, "inception_features: n must be >= 0 (0: all images), got {}", opt.n);
@@ -49,13 +56,7 @@ InceptionFeatures inception_features(InceptionV3& net, const data::Dataset& ds, 
   const data::ImageShape shape = ds.shape();
   ATEBM_CHECK(shape.c == 1 || shape.c == 3, "inception_features: {} has {} channels; Inception takes 1 (grey) or 3",
               ds.name(), shape.c);
-  std::vector<int64_t> indices;
-  if (opt.n == 0 || opt.n >= ds.size()) {
-    indices.resize(static_cast<size_t>(ds.size()));
-    std::iota(indices.begin(), indices.end(), int64_t{0});
-  } else {
-    indices = draw_indices(ds.size(), opt.n, opt.seed);
-  }
+  const std::vector<int64_t> indices = feature_indices(ds.size(), opt);
   const auto n = static_cast<int64_t>(indices.size());
 
   InceptionFeatures out;

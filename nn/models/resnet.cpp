@@ -70,7 +70,9 @@ ResNet::ResNet(const ResNetConfig& cfg, Generator& gen, DType dtype) : cfg_(cfg)
   linear_ = register_module("linear", std::make_shared<Linear>(in_planes, cfg.num_classes, gen, true, dtype));
 }
 
-Tensor ResNet::forward(const Tensor& x) {
+Tensor ResNet::forward(const Tensor& x) { return linear_->forward(features(x)); }
+
+Tensor ResNet::features(const Tensor& x) {
   ATEBM_CHECK(x.dim() == 4 && x.size(1) == cfg_.in_channels, "ResNet: expected input [N, {}, H, W], got {}",
               cfg_.in_channels, shape_str(x.shape()));
   Tensor h = relu(bn1_->forward(conv1_->forward(normalize_->forward(x))));
@@ -79,7 +81,7 @@ Tensor ResNet::forward(const Tensor& x) {
               "ResNet: final feature map {}x{} is smaller than the pooling window {} (input {} too small)", h.size(2),
               h.size(3), cfg_.pool, shape_str(x.shape()));
   h = avg_pool2d(h, {cfg_.pool, cfg_.pool}, {cfg_.pool, cfg_.pool}, {0, 0});
-  return linear_->forward(flatten(h, 1));
+  return flatten(h, 1);
 }
 
 }  // namespace atebm::nn

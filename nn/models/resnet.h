@@ -44,6 +44,10 @@ class ResNet final : public Module {
   ResNet(const ResNetConfig& cfg, Generator& gen, DType dtype = DType::Float32);
   /// Normalises x ∈ [0, 1] with the config's mean/std, then the network: [N, C, H, W] → [N, classes].
   Tensor forward(const Tensor& x) override;
+  /// The penultimate features, the input of `linear`: [N, C, H, W] → [N, widths[3]·expansion]
+  /// (after the average pool and flatten); forward(x) = linear(features(x)). A domain classifier's
+  /// features for FID/KID (at_ebm/fid/classifier.h).
+  Tensor features(const Tensor& x);
   std::string type_name() const override { return "ResNet"; }
   const ResNetConfig& config() const { return cfg_; }
 
