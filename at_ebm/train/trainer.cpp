@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "at_ebm/data/concat.h"
 #include "at_ebm/data/loader.h"
@@ -135,7 +136,10 @@ struct Trainer::Impl {
         .threshold = cfg.attack.auc_threshold,
         .window = cfg.attack.auc_window});
 
-    if (resume) restore(state_path.string());
+    if (resume) {
+      remove_stale_temporaries();
+      restore(state_path.string());
+    }
     write_config();
     open_metrics(resume);
     tty = ::isatty(2) == 1;
@@ -163,6 +167,16 @@ struct Trainer::Impl {
   }
 
   // ---- checkpoints ----
+
+  // A run killed while writing leaves PATH.tmp.PID.N beside the file it was replacing (the
+  // rename never happened, so the checkpoint itself is whole): remove those debris on resume.
+  void remove_stale_temporaries() const {
+    for (const std::string_view prefix :
+         {"config.json.tmp.", "model.safetensors.tmp.", "state.safetensors.tmp.", "metrics.jsonl.tmp."}) {
+      for (const fs::directory_entry& e : fs::directory_iterator(dir))
+        if (e.is_regular_file() && e.path().filename().string().starts_with(prefix)) fs::remove(e.path());
+    }
+  }
 
   void write_config() {
     write_file_atomic((fs::path(dir) / "config.json").string(), train_config_to_json(cfg).dump(2) + "\n",

@@ -105,6 +105,9 @@ TEST(TrainCli, KilledAndResumedRunEqualsAnUninterruptedOne) {
   int64_t n = 0;
   while (std::getline(in, line)) EXPECT_EQ(nlohmann::json::parse(line)["iter"].get<int64_t>(), ++n);
   EXPECT_EQ(n, 40);
+  // No temporary file of a write the kills interrupted is left behind.
+  for (const fs::directory_entry& e : fs::directory_iterator(part))
+    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
   fs::remove_all(dir);
 }
 
