@@ -247,6 +247,13 @@ struct Trainer::Impl {
 
   // ---- one iteration ----
 
+  // What a divergence leaves behind: nothing is written after it.
+  std::string checkpoint_status() const {
+    if (last_checkpoint < 0) return fmt::format("stopped before the first checkpoint, so '{}' holds none", dir);
+    return fmt::format("stopped without writing, so the last checkpoint in '{}' (iteration {}) is untouched", dir,
+                       last_checkpoint);
+  }
+
   // One iteration; returns its metrics line (fields in a fixed, readable order).
   nlohmann::ordered_json step() {
     const auto t0 = Clock::now();
@@ -273,18 +280,14 @@ struct Trainer::Impl {
     const bool r1_now = cfg.loss.r1_weight > 0 && iteration % every == 0;
     LossTerms t = adversarial_loss(f, real, fake, cfg.loss.r1_weight * static_cast<double>(every), r1_now);
     const double loss = t.loss.item();
-    ATEBM_CHECK(std::isfinite(loss),
-                "training diverged at iteration {}: the loss is {} (bce {}, r1 {}); stopped without writing, so the "
-                "last checkpoint in '{}' (iteration {}) is untouched",
-                iteration + 1, loss, t.bce.item(), t.r1.defined() ? t.r1.item() : 0.0, dir, last_checkpoint);
+    ATEBM_CHECK(std::isfinite(loss), "training diverged at iteration {}: the loss is {} (bce {}, r1 {}); {}",
+                iteration + 1, loss, t.bce.item(), t.r1.defined() ? t.r1.item() : 0.0, checkpoint_status());
     optimizer->zero_grad();
     backward(t.loss);
     optimizer->step();
     for (const auto& [name, p] : params)
-      ATEBM_CHECK(all_finite(p),
-                  "training diverged at iteration {}: parameter {} holds NaN or Inf after the update; stopped without "
-                  "writing, so the last checkpoint in '{}' (iteration {}) is untouched",
-                  iteration + 1, name, dir, last_checkpoint);
+      ATEBM_CHECK(all_finite(p), "training diverged at iteration {}: parameter {} holds NaN or Inf after the update; {}",
+                  iteration + 1, name, checkpoint_status());
 
     // Metrics of this batch (no graph needed).
     NoGradGuard ng;

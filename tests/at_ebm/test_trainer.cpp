@@ -162,7 +162,9 @@ TEST(Trainer, WritesCheckpointsMetricsAndRaisesK) {
     for (const char* key : {"K", "loss", "bce", "r1", "adv_auc", "clean_auc", "l2_dist", "lambda_k", "rt", "rt0", "lr", "seconds"})
       EXPECT_TRUE(m.contains(key)) << key;
     max_k = std::max(max_k, m["K"].get<int64_t>());
-    if (m["K"].get<int64_t>() > 0) EXPECT_GT(m["l2_dist"].get<double>(), 0.0);
+    if (m["K"].get<int64_t>() > 0) {
+      EXPECT_GT(m["l2_dist"].get<double>(), 0.0);
+    }
     EXPECT_LE(m["l2_dist"].get<double>(), m["lambda_k"].get<double>() + 1e-6);  // each step moves at most λ
   }
   EXPECT_EQ(n, 9);
@@ -218,5 +220,22 @@ TEST(Trainer, DivergenceStopsNamingTheIterationAndKeepsTheCheckpoint) {
   }
   EXPECT_EQ(model_before, read_bytes(dir + "/model.safetensors"));
   EXPECT_EQ(state_before, read_bytes(dir + "/state.safetensors"));
+  fs::remove_all(dir);
+}
+
+TEST(Trainer, DivergenceBeforeTheFirstCheckpointSaysSoAndWritesNoState) {
+  const std::string dir = temp_dir("nan_first");
+  json c = tiny_config();
+  c["optim"]["lr"] = 1e300;
+  try {
+    train(c, dir, false);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("diverged at iteration 1"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("before the first checkpoint"), std::string::npos) << msg;
+  }
+  EXPECT_FALSE(fs::exists(fs::path(dir) / "state.safetensors"));
+  EXPECT_FALSE(fs::exists(fs::path(dir) / "model.safetensors"));
   fs::remove_all(dir);
 }
