@@ -44,16 +44,6 @@ void check_arguments(const Tensor& x, const Tensor& g, const Tensor& x0, const P
               s.lo, s.hi);
 }
 
-// NumPy broadcasting of `from` to exactly `to` (without throwing, so the error names the mask).
-bool broadcasts_to(const Shape& from, const Shape& to) {
-  if (from.size() > to.size()) return false;
-  const size_t lead = to.size() - from.size();
-  for (size_t d = 0; d < from.size(); ++d) {
-    if (from[d] != 1 && from[d] != to[lead + d]) return false;
-  }
-  return true;
-}
-
 // The mask as a contiguous tensor of x's shape and dtype (the kernel reads it flat).
 Tensor expanded_mask(const Tensor& x, const Tensor& mask) {
   ATEBM_CHECK(mask.device() == x.device(), "{}: mask is on {} but x is on {}", kOp, mask.device(), x.device());

@@ -10,16 +10,6 @@
 namespace atebm::at_ebm {
 namespace {
 
-// NumPy broadcasting of `from` to exactly `to`, without throwing (so the error names the mask).
-bool broadcasts_to(const Shape& from, const Shape& to) {
-  if (from.size() > to.size()) return false;
-  const size_t lead = to.size() - from.size();
-  for (size_t d = 0; d < from.size(); ++d) {
-    if (from[d] != 1 && from[d] != to[lead + d]) return false;
-  }
-  return true;
-}
-
 void check_options(const Tensor& start, const PgdOptions& opt) {
   ATEBM_CHECK(start.defined(), "pgd: the start batch is an undefined tensor");
   ATEBM_CHECK(is_floating(start.dtype()), "pgd: expected a float32 or float64 start batch, got {}", start.dtype());
