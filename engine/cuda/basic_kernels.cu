@@ -9,81 +9,11 @@
 
 #include "engine/cuda/basic_kernels_cuda.h"
 #include "engine/cuda/cuda_allocator.h"
+#include "engine/cuda/launch.cuh"
 #include "engine/philox.h"
 
 namespace atebm::cuda {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int kMaxDims = 16;
-
-// Enough blocks to cover n items, capped: past ~16M threads the grid-stride loop takes over.
-unsigned grid_for(int64_t n) { return static_cast<unsigned>(std::min<int64_t>((n + kThreads - 1) / kThreads, 65536)); }
-
-// Makes the tensor's device current for the scope (restores the previous one on exit).
-class DeviceGuard {
- public:
-  explicit DeviceGuard(const Device& d) : dev_(d.index) {
-    ATEBM_CUDA_CHECK(cudaGetDevice(&prev_));
-    if (prev_ != dev_) ATEBM_CUDA_CHECK(cudaSetDevice(dev_));
-  }
-  ~DeviceGuard() {
-    if (prev_ != dev_) cudaSetDevice(prev_);  // best effort: destructors must not throw
-  }
-  DeviceGuard(const DeviceGuard&) = delete;
-  DeviceGuard& operator=(const DeviceGuard&) = delete;
-
- private:
-  int dev_ = 0, prev_ = 0;
-};
-
-// Geometry of N operands of one shape, passed to kernels by value. Size-1 dims are dropped and
-// neighbouring dims that are contiguous in every operand are merged, so a contiguous tensor
-// becomes 1-d (no divisions per element) and shapes with more than 16 dims usually still fit.
-template <int N>
-struct Geometry {
-  int ndim = 0;
-  int64_t sizes[kMaxDims];
-  int64_t strides[N][kMaxDims];  // in elements
-};
-
-template <int N>
-Geometry<N> make_geometry(const Shape& shape, const std::array<const Shape*, N>& strides, const char* op) {
-  Geometry<N> g;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;
-    if (g.ndim > 0) {
-      const int last = g.ndim - 1;
-      bool merge = true;
-      for (int k = 0; k < N; ++k) merge = merge && g.strides[k][last] == (*strides[k])[d] * shape[d];
-      if (merge) {
-        g.sizes[last] *= shape[d];
-        for (int k = 0; k < N; ++k) g.strides[k][last] = (*strides[k])[d];
-        continue;
-      }
-    }
-    ATEBM_CHECK(g.ndim < kMaxDims, "{} (cuda): shape {} has more than {} non-mergeable dims", op,
-                shape_str(shape), kMaxDims);
-    g.sizes[g.ndim] = shape[d];
-    for (int k = 0; k < N; ++k) g.strides[k][g.ndim] = (*strides[k])[d];
-    ++g.ndim;
-  }
-  return g;
-}
-
-// Element offsets of logical (row-major) index i in each operand.
-template <int N>
-__device__ __forceinline__ void offsets_of(const Geometry<N>& g, int64_t i, int64_t (&off)[N]) {
-  for (int k = 0; k < N; ++k) off[k] = 0;
-  for (int d = g.ndim - 1; d > 0; --d) {
-    const int64_t idx = i % g.sizes[d];
-    i /= g.sizes[d];
-    for (int k = 0; k < N; ++k) off[k] += idx * g.strides[k][d];
-  }
-  if (g.ndim > 0) {
-    for (int k = 0; k < N; ++k) off[k] += i * g.strides[k][0];
-  }
-}
 
 template <typename T>
 __global__ void fill_kernel(T* d, T v, Geometry<1> g, int64_t n) {
@@ -156,16 +86,6 @@ __global__ void normal_f64_kernel(double* d, int64_t n, uint64_t seed, uint64_t 
     const double v[2] = {rad * cos(kTwoPi * u2), rad * sin(kTwoPi * u2)};
     for (int j = 0; j < 2 && blk * 2 + j < n; ++j) d[blk * 2 + j] = fma(std, v[j], mean);
   }
-}
-
-void check_cuda_tensor(const Tensor& t, const char* op) {
-  ATEBM_CHECK(t.device().is_cuda(), "{} (cuda): expected a CUDA tensor, got one on {}", op, t.device());
-}
-
-void check_contiguous_out(const Tensor& t, const char* op) {
-  check_cuda_tensor(t, op);
-  ATEBM_CHECK(t.is_contiguous(), "{} (cuda): expected a contiguous output tensor, got strides {}", op,
-              shape_str(t.strides()));
 }
 
 }  // namespace
