@@ -1,7 +1,8 @@
 #include "engine/cuda/cuda_check.h"  // first: see the note on fmt there
 //
-// CUDA twins of engine/cpu/basic_kernels.cpp. All work goes to the legacy default stream, so
-// kernels, copies and the caching allocator's block reuse are ordered without events.
+// CUDA twins of engine/cpu/basic_kernels.cpp. All work goes to the engine's compute stream
+// (engine/cuda/stream.h), so kernels, copies and the caching allocator's block reuse are ordered
+// without events.
 // Every kernel is a grid-stride loop of 256-thread blocks.
 #include <algorithm>
 #include <array>
@@ -10,6 +11,7 @@
 #include "engine/cuda/basic_kernels_cuda.h"
 #include "engine/cuda/cuda_allocator.h"
 #include "engine/cuda/launch.cuh"
+#include "engine/cuda/stream.h"
 #include "engine/philox.h"
 
 namespace atebm::cuda {
@@ -97,7 +99,7 @@ void fill(const Tensor& dst, double value) {
   DeviceGuard guard(dst.device());
   const Geometry<1> g = make_geometry<1>(dst.shape(), {&dst.strides()}, "fill");
   ATEBM_DISPATCH_ALL(dst.dtype(), "fill", [&] {
-    fill_kernel<scalar_t><<<grid_for(n), kThreads>>>(dst.data<scalar_t>(), static_cast<scalar_t>(value), g, n);
+    fill_kernel<scalar_t><<<grid_for(n), kThreads, 0, current_stream()>>>(dst.data<scalar_t>(), static_cast<scalar_t>(value), g, n);
     ATEBM_CUDA_CHECK_LAUNCH();
   });
 }
@@ -115,22 +117,27 @@ void copy(const Tensor& dst, const Tensor& src) {
   ATEBM_DISPATCH_ALL(dst.dtype(), "copy", [&] {
     using dst_t = scalar_t;
     ATEBM_DISPATCH_ALL(src.dtype(), "copy", [&] {
-      copy_kernel<dst_t, scalar_t><<<grid_for(n), kThreads>>>(dst.data<dst_t>(), src.data<scalar_t>(), g, n);
+      copy_kernel<dst_t, scalar_t><<<grid_for(n), kThreads, 0, current_stream()>>>(dst.data<dst_t>(), src.data<scalar_t>(), g, n);
       ATEBM_CUDA_CHECK_LAUNCH();
     });
   });
 }
 
-// cudaMemcpy on the legacy stream waits for earlier kernels; d2h returns once the data is on the
-// host, h2d once the pageable source has been staged (so the caller may free it).
+// Copies are queued on the compute stream behind earlier kernels, and both directions wait for
+// the copy before returning: d2h so the host may read the data, h2d so the caller may free or
+// reuse a (pageable or pinned) source at once.
 void memcpy_h2d(void* dst, const void* src, size_t nbytes) {
   if (nbytes == 0) return;
-  ATEBM_CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyHostToDevice));
+  const Stream s = current_stream();
+  ATEBM_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, s));
+  ATEBM_CUDA_CHECK(cudaStreamSynchronize(s));
 }
 
 void memcpy_d2h(void* dst, const void* src, size_t nbytes) {
   if (nbytes == 0) return;
-  ATEBM_CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyDeviceToHost));
+  const Stream s = current_stream();
+  ATEBM_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, s));
+  ATEBM_CUDA_CHECK(cudaStreamSynchronize(s));
 }
 
 void arange(const Tensor& dst, double start, double step) {
@@ -139,7 +146,7 @@ void arange(const Tensor& dst, double start, double step) {
   if (n == 0) return;
   DeviceGuard guard(dst.device());
   ATEBM_DISPATCH_ALL(dst.dtype(), "arange", [&] {
-    arange_kernel<scalar_t><<<grid_for(n), kThreads>>>(dst.data<scalar_t>(), n, start, step);
+    arange_kernel<scalar_t><<<grid_for(n), kThreads, 0, current_stream()>>>(dst.data<scalar_t>(), n, start, step);
     ATEBM_CUDA_CHECK_LAUNCH();
   });
 }
@@ -150,11 +157,11 @@ void uniform(const Tensor& dst, uint64_t seed, uint64_t offset, double lo, doubl
   if (n == 0) return;
   DeviceGuard guard(dst.device());
   if (dst.dtype() == DType::Float32) {
-    uniform_f32_kernel<<<grid_for((n + 3) / 4), kThreads>>>(dst.data<float>(), n, seed, offset,
+    uniform_f32_kernel<<<grid_for((n + 3) / 4), kThreads, 0, current_stream()>>>(dst.data<float>(), n, seed, offset,
                                                            static_cast<float>(lo), static_cast<float>(hi - lo));
   } else {
     ATEBM_CHECK(dst.dtype() == DType::Float64, "rand (cuda): expected a float dtype, got {}", dst.dtype());
-    uniform_f64_kernel<<<grid_for((n + 1) / 2), kThreads>>>(dst.data<double>(), n, seed, offset, lo, hi - lo);
+    uniform_f64_kernel<<<grid_for((n + 1) / 2), kThreads, 0, current_stream()>>>(dst.data<double>(), n, seed, offset, lo, hi - lo);
   }
   ATEBM_CUDA_CHECK_LAUNCH();
 }
@@ -165,11 +172,11 @@ void normal(const Tensor& dst, uint64_t seed, uint64_t offset, double mean, doub
   if (n == 0) return;
   DeviceGuard guard(dst.device());
   if (dst.dtype() == DType::Float32) {
-    normal_f32_kernel<<<grid_for((n + 3) / 4), kThreads>>>(dst.data<float>(), n, seed, offset,
+    normal_f32_kernel<<<grid_for((n + 3) / 4), kThreads, 0, current_stream()>>>(dst.data<float>(), n, seed, offset,
                                                           static_cast<float>(mean), static_cast<float>(std));
   } else {
     ATEBM_CHECK(dst.dtype() == DType::Float64, "randn (cuda): expected a float dtype, got {}", dst.dtype());
-    normal_f64_kernel<<<grid_for((n + 1) / 2), kThreads>>>(dst.data<double>(), n, seed, offset, mean, std);
+    normal_f64_kernel<<<grid_for((n + 1) / 2), kThreads, 0, current_stream()>>>(dst.data<double>(), n, seed, offset, mean, std);
   }
   ATEBM_CUDA_CHECK_LAUNCH();
 }

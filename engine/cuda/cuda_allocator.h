@@ -9,9 +9,9 @@
 // Size classes: requests up to 1 MiB round up to a multiple of 512 bytes, larger ones to a
 // multiple of 2 MiB. A block is reused only for a request of exactly its class (no splitting).
 //
-// Reuse is safe without events because the engine issues all GPU work on one stream (the legacy
-// default stream): work queued after a block is handed out again runs after every kernel that
-// used the block before it was freed.
+// Reuse is safe without events because the engine issues all GPU work on one stream per device
+// (engine/cuda/stream.h): work queued after a block is handed out again runs after every kernel
+// that used the block before it was freed.
 //
 // Memory is taken on the current CUDA device (device 0 unless someone called cudaSetDevice);
 // each block remembers its ordinal and is freed on it. The Allocator interface carries no device

@@ -1,7 +1,7 @@
 #pragma once
 // Throwing checks for CUDA runtime calls (CUDA translation units and CUDA-aware .cpp files only).
 //   ATEBM_CUDA_CHECK(cudaMemcpy(d, s, n, cudaMemcpyHostToDevice));
-//   my_kernel<<<grid, block>>>(...);
+//   my_kernel<<<grid, block, 0, current_stream()>>>(...);
 //   ATEBM_CUDA_CHECK_LAUNCH();   // launch-configuration errors surface here, not at the launch
 // Errors become atebm::Error carrying the call text, CUDA's name and description of the error,
 // and the source location, so a failure deep in a training loop says exactly which call broke.

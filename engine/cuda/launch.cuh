@@ -8,11 +8,13 @@
 //                            stride 0) strides: size-1 dims dropped, mergeable dims merged, and
 //                            the element offsets of logical index i computed on the device
 //   check_cuda_tensor / check_contiguous_out   argument checks with the op's name
+// Launch every kernel on the engine's stream: kernel<<<grid_for(n), kThreads, 0, current_stream()>>>.
 #include <algorithm>
 #include <array>
 #include <cstdint>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/stream.h"
 #include "engine/tensor.h"
 
 namespace atebm::cuda {
