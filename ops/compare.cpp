@@ -2,6 +2,7 @@
 
 #include "ops/arith.h"
 #include "ops/cpu/index_cpu.h"
+#include "ops/cuda/elementwise_cuda.h"
 #include "ops/detail.h"
 #include "ops/index_ops.h"
 #include "ops/reduce.h"
@@ -15,17 +16,23 @@ namespace {
 
 Tensor compare(CompareOp op, const char* name, const Tensor& a, const Tensor& b) {
   detail::check_same(name, a, b);
-  if (!a.device().is_cpu()) detail::no_cuda_kernel(name);
   Tensor out = empty(broadcast_shapes(a.shape(), b.shape(), name), {.dtype = DType::Bool, .device = a.device()});
-  cpu::compare(op, out, a, b);
+  if (a.device().is_cuda()) {
+    ATEBM_CUDA_CALL(name, cuda::compare(op, out, a, b));
+  } else {
+    cpu::compare(op, out, a, b);
+  }
   return out;
 }
 
 Tensor compare(CompareOp op, const char* name, const Tensor& a, double s) {
   detail::check_defined(name, a);
-  if (!a.device().is_cpu()) detail::no_cuda_kernel(name);
   Tensor out = empty(a.shape(), {.dtype = DType::Bool, .device = a.device()});
-  cpu::compare_scalar(op, out, a, s);
+  if (a.device().is_cuda()) {
+    ATEBM_CUDA_CALL(name, cuda::compare_scalar(op, out, a, s));
+  } else {
+    cpu::compare_scalar(op, out, a, s);
+  }
   return out;
 }
 
@@ -57,10 +64,13 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   detail::check_same("where", a, b);
   detail::check_floating("where", a);
   check_mask("where", mask, a);
-  if (!a.device().is_cpu()) detail::no_cuda_kernel("where");
   const Shape shape = broadcast_shapes(broadcast_shapes(mask.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor out = detail::new_like(a, shape);
-  cpu::where(out, mask, a, b);
+  if (a.device().is_cuda()) {
+    ATEBM_CUDA_CALL("where", cuda::where(out, mask, a, b));
+  } else {
+    cpu::where(out, mask, a, b);
+  }
   if (any_requires_grad({a, b})) {
     record("where", {a, b}, {out}, [m = SavedTensor(mask), sa = a.shape(), sb = b.shape(),
                                     na = a.requires_grad(), nb = b.requires_grad()](const Tensors& g) -> Tensors {
@@ -79,7 +89,14 @@ Tensor where(const Tensor& mask, const Tensor& a, double s) {
 
 Tensor nonzero_flat(const Tensor& t) {
   detail::check_defined("nonzero", t);
-  if (!t.device().is_cpu()) detail::no_cuda_kernel("nonzero");
+  if (t.device().is_cuda()) {
+    // No CUDA kernel: the result's length is data-dependent (a device scan plus a size read-back
+    // would sync anyway), so copy t to the CPU, run the CPU kernel there and copy the int64
+    // positions back to t's device. copy_to synchronises, which is acceptable: no training or
+    // sampling loop calls nonzero (only masked_select does).
+    const Tensor positions = cpu::nonzero_flat(copy_to(t, Device::cpu(), t.dtype()));
+    return copy_to(positions, t.device(), DType::Int64);
+  }
   return cpu::nonzero_flat(t.is_contiguous() ? t : copy_to(t, t.device(), t.dtype()));
 }
 

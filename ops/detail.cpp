@@ -1,5 +1,7 @@
 #include "ops/detail.h"
 
+#include "ops/cuda/elementwise_cuda.h"
+
 namespace atebm::detail {
 
 void check_defined(const char* op, const Tensor& t, const char* what) {
@@ -27,8 +29,11 @@ void no_cuda_kernel(const char* op) {
 
 Tensor unary_raw(cpu::UnaryOp op, const Tensor& x, double a, double b) {
   Tensor out = new_like(x, x.shape());
-  if (!x.device().is_cpu()) no_cuda_kernel("unary");
-  cpu::unary(op, out, x, a, b);
+  if (x.device().is_cuda()) {
+    ATEBM_CUDA_CALL("unary", cuda::unary(op, out, x, a, b));
+  } else {
+    cpu::unary(op, out, x, a, b);
+  }
   return out;
 }
 
@@ -36,8 +41,11 @@ Tensor binary_raw(cpu::BinaryOp op, const char* name, const Tensor& a, const Ten
   check_same(name, a, b);
   check_floating(name, a);
   Tensor out = new_like(a, broadcast_shapes(a.shape(), b.shape(), name));
-  if (!a.device().is_cpu()) no_cuda_kernel(name);
-  cpu::binary(op, out, a, b);
+  if (a.device().is_cuda()) {
+    ATEBM_CUDA_CALL(name, cuda::binary(op, out, a, b));
+  } else {
+    cpu::binary(op, out, a, b);
+  }
   return out;
 }
 

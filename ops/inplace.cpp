@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ops/cuda/inplace_cuda.h"
 #include "ops/detail.h"
 
 namespace atebm {
@@ -62,11 +63,10 @@ void check_operand(const char* op, const Tensor& t, const Tensor& other) {
   check_no_partial_overlap(op, t, other);
 }
 
-// Checks shared by the arithmetic updates, which have CPU kernels only.
+// Checks shared by the arithmetic updates.
 void check_arith(const char* op, const Tensor& t) {
   check_writable(op, t);
   detail::check_floating(op, t);
-  if (!t.device().is_cpu()) detail::no_cuda_kernel(op);
 }
 
 }  // namespace
@@ -74,14 +74,22 @@ void check_arith(const char* op, const Tensor& t) {
 Tensor add_(const Tensor& t, const Tensor& other, double alpha) {
   check_arith("add_", t);
   check_operand("add_", t, other);
-  cpu::add_scaled_inplace(t, other, alpha);
+  if (t.device().is_cuda()) {
+    ATEBM_CUDA_CALL("add_", cuda::add_scaled_inplace(t, other, alpha));
+  } else {
+    cpu::add_scaled_inplace(t, other, alpha);
+  }
   t.storage()->bump_version();
   return t;
 }
 
 Tensor mul_(const Tensor& t, double s) {
   check_arith("mul_", t);
-  cpu::mul_scalar_inplace(t, s);
+  if (t.device().is_cuda()) {
+    ATEBM_CUDA_CALL("mul_", cuda::mul_scalar_inplace(t, s));
+  } else {
+    cpu::mul_scalar_inplace(t, s);
+  }
   t.storage()->bump_version();
   return t;
 }
@@ -105,7 +113,11 @@ Tensor copy_(const Tensor& dst, const Tensor& src) {
 Tensor lerp_(const Tensor& t, const Tensor& other, double w) {
   check_arith("lerp_", t);
   check_operand("lerp_", t, other);
-  cpu::lerp_inplace(t, other, w);
+  if (t.device().is_cuda()) {
+    ATEBM_CUDA_CALL("lerp_", cuda::lerp_inplace(t, other, w));
+  } else {
+    cpu::lerp_inplace(t, other, w);
+  }
   t.storage()->bump_version();
   return t;
 }
@@ -114,7 +126,11 @@ Tensor addcmul_(const Tensor& t, const Tensor& a, const Tensor& b, double value)
   check_arith("addcmul_", t);
   check_operand("addcmul_", t, a);
   check_operand("addcmul_", t, b);
-  cpu::addcmul_inplace(t, a, b, value);
+  if (t.device().is_cuda()) {
+    ATEBM_CUDA_CALL("addcmul_", cuda::addcmul_inplace(t, a, b, value));
+  } else {
+    cpu::addcmul_inplace(t, a, b, value);
+  }
   t.storage()->bump_version();
   return t;
 }
@@ -123,7 +139,11 @@ Tensor addcdiv_(const Tensor& t, const Tensor& a, const Tensor& b, double value)
   check_arith("addcdiv_", t);
   check_operand("addcdiv_", t, a);
   check_operand("addcdiv_", t, b);
-  cpu::addcdiv_inplace(t, a, b, value);
+  if (t.device().is_cuda()) {
+    ATEBM_CUDA_CALL("addcdiv_", cuda::addcdiv_inplace(t, a, b, value));
+  } else {
+    cpu::addcdiv_inplace(t, a, b, value);
+  }
   t.storage()->bump_version();
   return t;
 }
@@ -146,8 +166,13 @@ void adam_update_(const Tensor& p, const Tensor& g, const Tensor& m, const Tenso
   auto flat = [](const Tensor& t) { return t.is_contiguous() ? t : copy_to(t, t.device(), t.dtype()); };
   const Tensor pc = flat(p), gc = flat(g), mc = flat(m), vc = flat(v);
   ATEBM_DISPATCH_FLOATING(p.dtype(), op, [&] {
-    cpu::adam_update<scalar_t>(pc.data<scalar_t>(), gc.data<scalar_t>(), mc.data<scalar_t>(),
-                               vc.data<scalar_t>(), p.numel(), s);
+    if (p.device().is_cuda()) {
+      ATEBM_CUDA_CALL(op, cuda::adam_update<scalar_t>(pc.data<scalar_t>(), gc.data<scalar_t>(), mc.data<scalar_t>(),
+                                                      vc.data<scalar_t>(), p.numel(), s));
+    } else {
+      cpu::adam_update<scalar_t>(pc.data<scalar_t>(), gc.data<scalar_t>(), mc.data<scalar_t>(),
+                                 vc.data<scalar_t>(), p.numel(), s);
+    }
   });
   for (auto [dst, src] : {std::pair{&p, &pc}, std::pair{&m, &mc}, std::pair{&v, &vc}}) {
     if (!dst->is_same(*src)) copy_into(*dst, *src);  // bumps too; harmless

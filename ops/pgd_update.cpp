@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "ops/cpu/pgd_cpu.h"
+#include "ops/cuda/pgd_cuda.h"
 #include "ops/detail.h"
 #include "ops/shape_ops.h"
 
@@ -67,7 +68,6 @@ void pgd_update_(const Tensor& x, const Tensor& g, const Tensor& x0, const PgdSt
   detail::check_defined(kOp, x, "x");
   check_arguments(x, g, x0, step);
   const Tensor m = mask.defined() ? expanded_mask(x, mask) : Tensor();
-  if (!x.device().is_cpu()) detail::no_cuda_kernel(kOp);
   if (x.numel() == 0) return;
 
   const Tensor xc = contiguous_copy(x), gc = contiguous_copy(g);
@@ -76,7 +76,12 @@ void pgd_update_(const Tensor& x, const Tensor& g, const Tensor& x0, const PgdSt
   const int64_t n = x.size(0), d = x.numel() / n;
   ATEBM_DISPATCH_FLOATING(x.dtype(), kOp, [&] {
     using T = scalar_t;
-    cpu::pgd_update<T>(xc.data<T>(), gc.data<T>(), x0c.data<T>(), m.defined() ? m.data<T>() : nullptr, n, d, step);
+    const T* mp = m.defined() ? m.data<T>() : nullptr;
+    if (x.device().is_cuda()) {
+      ATEBM_CUDA_CALL(kOp, cuda::pgd_update<T>(xc.data<T>(), gc.data<T>(), x0c.data<T>(), mp, n, d, step));
+    } else {
+      cpu::pgd_update<T>(xc.data<T>(), gc.data<T>(), x0c.data<T>(), mp, n, d, step);
+    }
   });
   if (!xc.is_same(x)) copy_into(x, xc);
   x.storage()->bump_version();

@@ -1,6 +1,7 @@
 #include "ops/unary.h"
 
 #include "ops/arith.h"
+#include "ops/cuda/elementwise_cuda.h"
 #include "ops/detail.h"
 
 namespace atebm {
@@ -19,9 +20,13 @@ Tensor forward(UnaryOp op, const char* name, const Tensor& x, double a = 0.0, do
 // g · mask(x) for the piecewise-linear functions. The mask is a graph constant; without
 // create_graph one fused pass computes the product directly.
 Tensor masked_backward(UnaryOp mask_op, const Tensor& g, const Tensor& x, double a, double b) {
-  if (!GradMode::is_enabled() && g.device().is_cpu()) {
+  if (!GradMode::is_enabled()) {
     Tensor out = detail::new_like(g, g.shape());
-    cpu::masked_grad(mask_op, out, g, x, a, b);
+    if (g.device().is_cuda()) {
+      ATEBM_CUDA_CALL("masked_grad", cuda::masked_grad(mask_op, out, g, x, a, b));
+    } else {
+      cpu::masked_grad(mask_op, out, g, x, a, b);
+    }
     return out;
   }
   return mul(g, unary_raw(mask_op, x, a, b));
