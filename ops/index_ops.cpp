@@ -1,24 +1,37 @@
 #include "ops/index_ops.h"
 
+#include "engine/backend.h"
 #include "ops/cpu/index_cpu.h"
+#include "ops/cuda/index_cuda.h"
 #include "ops/detail.h"
 #include "ops/shape_ops.h"
 
 namespace atebm {
 namespace {
 
+[[noreturn]] void report_bad_index(const char* op, int64_t value, int64_t position, int64_t n, const Tensor& like) {
+  ATEBM_FAIL("{}: index {} at position {} is out of range [0, {}) for data of shape {}", op, value, position, n,
+             shape_str(like.shape()));
+}
+
 // A contiguous int64 index with every value in [0, n), or an error naming the first bad one.
+// On the GPU the range check runs there and only the first bad position comes back (one sync).
 Tensor checked_index(const char* op, const Tensor& index, int64_t n, const Tensor& like) {
   detail::check_defined(op, index, "index");
   ATEBM_CHECK(index.dtype() == DType::Int64, "{}: index must be int64, got {}", op, index.dtype());
   ATEBM_CHECK(index.device() == like.device(), "{}: index is on {} but the data is on {}", op, index.device(),
               like.device());
-  if (!like.device().is_cpu()) detail::no_cuda_kernel(op);
   Tensor idx = index.is_contiguous() ? index : copy_to(index, index.device(), DType::Int64);
+  if (idx.device().is_cuda()) {
+    ATEBM_CUDA_CALL(op, {
+      const cuda::BadIndex bad = cuda::find_out_of_range(idx, n);
+      if (bad.position >= 0) report_bad_index(op, bad.value, bad.position, n, like);
+    });
+    return idx;
+  }
   const int64_t* p = idx.data<int64_t>();
   for (int64_t i = 0; i < idx.numel(); ++i)
-    ATEBM_CHECK(p[i] >= 0 && p[i] < n, "{}: index {} at position {} is out of range [0, {}) for data of shape {}", op,
-                p[i], i, n, shape_str(like.shape()));
+    if (p[i] < 0 || p[i] >= n) report_bad_index(op, p[i], i, n, like);
   return idx;
 }
 
@@ -89,7 +102,11 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   Shape shape = x.shape();
   shape[d] = idx.numel();
   Tensor out = detail::new_like(x, shape);
-  cpu::index_select(out, contiguous_raw(x), d, idx);
+  if (x.device().is_cuda()) {
+    ATEBM_CUDA_CALL("index_select", cuda::index_select(out, contiguous_raw(x), d, idx));
+  } else {
+    cpu::index_select(out, contiguous_raw(x), d, idx);
+  }
   if (any_requires_grad({x})) {
     record("index_select", {x}, {out}, [xs = x.shape(), d, idx](const Tensors& g) -> Tensors {
       return {index_add(xs, d, idx, g[0])};
@@ -108,7 +125,11 @@ Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index, const Ten
               shape_str(src.shape()), shape_str(expect), index.numel(), shape_str(shape));
   const Tensor idx = checked_index("index_add", index, shape[d], src);
   Tensor out = zeros(shape, {.dtype = src.dtype(), .device = src.device()});
-  cpu::index_add(out, d, idx, contiguous_raw(src));
+  if (src.device().is_cuda()) {
+    ATEBM_CUDA_CALL("index_add", cuda::index_add(out, d, idx, contiguous_raw(src)));
+  } else {
+    cpu::index_add(out, d, idx, contiguous_raw(src));
+  }
   if (any_requires_grad({src})) {
     record("index_add", {src}, {out},
            [d, idx](const Tensors& g) -> Tensors { return {index_select(g[0], d, idx)}; });
@@ -127,7 +148,11 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
                 shape_str(x.shape()), d);
   const Tensor idx = checked_index("gather", index, x.shape()[d], x);
   Tensor out = detail::new_like(x, index.shape());
-  cpu::gather(out, contiguous_raw(x), d, idx);
+  if (x.device().is_cuda()) {
+    ATEBM_CUDA_CALL("gather", cuda::gather(out, contiguous_raw(x), d, idx));
+  } else {
+    cpu::gather(out, contiguous_raw(x), d, idx);
+  }
   if (any_requires_grad({x})) {
     record("gather", {x}, {out}, [xs = x.shape(), d, idx](const Tensors& g) -> Tensors {
       return {scatter_add(xs, d, idx, g[0])};
@@ -149,7 +174,11 @@ Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index, const T
                 shape_str(src.shape()), shape_str(shape), d);
   const Tensor idx = checked_index("scatter_add", index, shape[d], src);
   Tensor out = zeros(shape, {.dtype = src.dtype(), .device = src.device()});
-  cpu::scatter_add(out, d, idx, contiguous_raw(src));
+  if (src.device().is_cuda()) {
+    ATEBM_CUDA_CALL("scatter_add", cuda::scatter_add(out, d, idx, contiguous_raw(src)));
+  } else {
+    cpu::scatter_add(out, d, idx, contiguous_raw(src));
+  }
   if (any_requires_grad({src})) {
     record("scatter_add", {src}, {out}, [d, idx](const Tensors& g) -> Tensors { return {gather(g[0], d, idx)}; });
   }

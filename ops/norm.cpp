@@ -2,8 +2,10 @@
 
 #include <cmath>
 
+#include "engine/backend.h"
 #include "ops/arith.h"
 #include "ops/cpu/norm_cpu.h"
+#include "ops/cuda/norm_cuda.h"
 #include "ops/detail.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
@@ -62,7 +64,6 @@ Tensor eval_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
                     const Tensor& running_var, double eps, const Layout& l) {
   ATEBM_CHECK(running_mean.defined(), "{}: evaluation mode needs running_mean and running_var (x {})", kOp,
               shape_str(x.shape()));
-  if (!x.device().is_cpu()) detail::no_cuda_kernel(kOp);
   // Per-channel constants, fresh tensors: later in-place updates of the buffers cannot reach
   // what backward saved.
   Tensor inv_std, scale, shift, mean_c;
@@ -75,7 +76,11 @@ Tensor eval_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     mean_c = copy_to(running_mean, running_mean.device(), running_mean.dtype());
   }
   Tensor out = detail::new_like(x, x.shape());
-  cpu::channel_affine(out, contiguous_raw(x), scale, shift);
+  if (x.device().is_cuda()) {
+    ATEBM_CUDA_CALL(kOp, cuda::channel_affine(out, contiguous_raw(x), scale, shift));
+  } else {
+    cpu::channel_affine(out, contiguous_raw(x), scale, shift);
+  }
 
   if (any_requires_grad({x, weight, bias})) {
     const bool nx = x.requires_grad();

@@ -2,7 +2,9 @@
 
 #include <string>
 
+#include "engine/backend.h"
 #include "ops/cpu/pool_cpu.h"
+#include "ops/cuda/pool_cuda.h"
 #include "ops/detail.h"
 #include "ops/index_ops.h"
 #include "ops/shape_ops.h"
@@ -65,9 +67,12 @@ Tensor contiguous_raw(const Tensor& x) { return x.is_contiguous() ? x : copy_to(
 Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding, bool count_include_pad) {
   detail::check_floating("avg_pool2d", x);
   const cpu::Pool2dGeometry geo = geometry("avg_pool2d", x.shape(), kernel, stride, padding, {1, 1});
-  if (!x.device().is_cpu()) detail::no_cuda_kernel("avg_pool2d");
   Tensor out = detail::new_like(x, {x.size(0), x.size(1), geo.oh, geo.ow});
-  cpu::avg_pool2d(out, contiguous_raw(x), geo, count_include_pad);
+  if (x.device().is_cuda()) {
+    ATEBM_CUDA_CALL("avg_pool2d", cuda::avg_pool2d(out, contiguous_raw(x), geo, count_include_pad));
+  } else {
+    cpu::avg_pool2d(out, contiguous_raw(x), geo, count_include_pad);
+  }
   if (any_requires_grad({x})) {
     record("avg_pool2d", {x}, {out},
            [xs = x.shape(), kernel, stride, padding, count_include_pad](const Tensors& g) -> Tensors {
@@ -85,9 +90,12 @@ Tensor avg_pool2d_grad(const Tensor& g, const Shape& input_shape, Pair kernel, P
   ATEBM_CHECK(g.shape() == expect, "avg_pool2d_grad: gradient has shape {}, expected {} for input {} ({})",
               shape_str(g.shape()), shape_str(expect), shape_str(input_shape),
               params_str(kernel, stride, padding, {1, 1}));
-  if (!g.device().is_cpu()) detail::no_cuda_kernel("avg_pool2d_grad");
   Tensor dx = detail::new_like(g, input_shape);
-  cpu::avg_pool2d_grad(dx, contiguous_raw(g), geo, count_include_pad);
+  if (g.device().is_cuda()) {
+    ATEBM_CUDA_CALL("avg_pool2d_grad", cuda::avg_pool2d_grad(dx, contiguous_raw(g), geo, count_include_pad));
+  } else {
+    cpu::avg_pool2d_grad(dx, contiguous_raw(g), geo, count_include_pad);
+  }
   if (any_requires_grad({g})) {
     record("avg_pool2d_grad", {g}, {dx}, [kernel, stride, padding, count_include_pad](const Tensors& gg) -> Tensors {
       return {avg_pool2d(gg[0], kernel, stride, padding, count_include_pad)};
@@ -107,11 +115,14 @@ ValuesIndices max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding
   detail::check_floating("max_pool2d", x);
   const cpu::Pool2dGeometry geo = geometry("max_pool2d", x.shape(), kernel, stride, padding, dilation);
   check_windows_hit_input("max_pool2d", x.shape(), geo, kernel, stride, padding, dilation);
-  if (!x.device().is_cpu()) detail::no_cuda_kernel("max_pool2d");
   const Shape out_shape = {x.size(0), x.size(1), geo.oh, geo.ow};
   Tensor values = detail::new_like(x, out_shape);
   Tensor indices = empty(out_shape, {.dtype = DType::Int64, .device = x.device()});
-  cpu::max_pool2d(values, indices, contiguous_raw(x), geo);
+  if (x.device().is_cuda()) {
+    ATEBM_CUDA_CALL("max_pool2d", cuda::max_pool2d(values, indices, contiguous_raw(x), geo));
+  } else {
+    cpu::max_pool2d(values, indices, contiguous_raw(x), geo);
+  }
   if (any_requires_grad({x})) {
     // values = gather(x viewed [N, C, H·W], 2, indices viewed [N, C, OH·OW]); its backward is
     // scatter_add, whose own backward is gather again, so every order is covered. The indices

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 
+#include "engine/backend.h"
 #include "ops/arith.h"
 #include "ops/compare.h"
 #include "ops/cpu/reduce_cpu.h"
+#include "ops/cuda/reduce_cuda.h"
 #include "ops/detail.h"
 #include "ops/index_ops.h"
 #include "ops/shape_ops.h"
@@ -44,11 +46,14 @@ Shape dropdim_shape(const Shape& shape, const std::vector<bool>& flags) {
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   detail::check_floating("sum", x);
-  if (!x.device().is_cpu()) detail::no_cuda_kernel("sum");
   const std::vector<bool> flags = reduce_flags(x, dims, "sum");
   const Shape keep = keepdim_shape(x.shape(), flags);
   Tensor out = detail::new_like(x, keep);
-  cpu::reduce_sum(out, x, flags);
+  if (x.device().is_cuda()) {
+    ATEBM_CUDA_CALL("sum", cuda::reduce_sum(out, x, flags));
+  } else {
+    cpu::reduce_sum(out, x, flags);
+  }
   if (!keepdim) out = make_view(out, dropdim_shape(x.shape(), flags), contiguous_strides(dropdim_shape(x.shape(), flags)), 0);
   if (any_requires_grad({x})) {
     record("sum", {x}, {out}, [keep, xs = x.shape()](const Tensors& g) -> Tensors {
@@ -85,15 +90,18 @@ namespace {
 ValuesIndices extreme(bool is_max, const Tensor& x, int64_t dim, bool keepdim) {
   const char* op = is_max ? "max" : "min";
   detail::check_floating(op, x);
-  if (!x.device().is_cpu()) detail::no_cuda_kernel(op);
   ATEBM_CHECK(x.dim() >= 1, "{}: expected a tensor with at least 1 dim, got a 0-dim tensor", op);
   const int64_t d = wrap_dim(dim, x.dim(), op);
   ATEBM_CHECK(x.shape()[d] > 0, "{}: dim {} of shape {} is empty", op, dim, shape_str(x.shape()));
   Shape keep = x.shape();
   keep[d] = 1;
   Tensor values = detail::new_like(x, keep);
-  Tensor indices = empty(keep, {.dtype = DType::Int64});
-  cpu::reduce_max_min(is_max, values, indices, x, d);
+  Tensor indices = empty(keep, {.dtype = DType::Int64, .device = x.device()});
+  if (x.device().is_cuda()) {
+    ATEBM_CUDA_CALL(op, cuda::reduce_max_min(is_max, values, indices, x, d));
+  } else {
+    cpu::reduce_max_min(is_max, values, indices, x, d);
+  }
   if (!keepdim) {
     Shape drop = x.shape();
     drop.erase(drop.begin() + d);

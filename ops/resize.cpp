@@ -1,6 +1,8 @@
 #include "ops/resize.h"
 
+#include "engine/backend.h"
 #include "ops/cpu/resize_cpu.h"
+#include "ops/cuda/resize_cuda.h"
 #include "ops/detail.h"
 #include "ops/index_ops.h"
 #include "ops/shape_ops.h"
@@ -35,11 +37,14 @@ Tensor upsample_nearest2d(const Tensor& x, int64_t out_h, int64_t out_w) {
 Tensor resize_bilinear2d(const Tensor& x, int64_t out_h, int64_t out_w, bool align_corners, bool antialias) {
   detail::check_floating("resize_bilinear2d", x);
   check_image("resize_bilinear2d", x.shape(), out_h, out_w);
-  if (!x.device().is_cpu()) detail::no_cuda_kernel("resize_bilinear2d");
   const cpu::ResampleMatrix rows = cpu::bilinear_matrix(x.size(2), out_h, align_corners, antialias);
   const cpu::ResampleMatrix cols = cpu::bilinear_matrix(x.size(3), out_w, align_corners, antialias);
   Tensor out = detail::new_like(x, {x.size(0), x.size(1), out_h, out_w});
-  cpu::resample_separable(out, contiguous_raw(x), rows, cols);
+  if (x.device().is_cuda()) {
+    ATEBM_CUDA_CALL("resize_bilinear2d", cuda::resample_separable(out, contiguous_raw(x), rows, cols));
+  } else {
+    cpu::resample_separable(out, contiguous_raw(x), rows, cols);
+  }
   if (any_requires_grad({x})) {
     record("resize_bilinear2d", {x}, {out}, [xs = x.shape(), align_corners, antialias](const Tensors& g) -> Tensors {
       return {resize_bilinear2d_grad(g[0], xs, align_corners, antialias)};
@@ -56,12 +61,16 @@ Tensor resize_bilinear2d_grad(const Tensor& g, const Shape& input_shape, bool al
   ATEBM_CHECK(g.size(0) == input_shape[0] && g.size(1) == input_shape[1],
               "resize_bilinear2d_grad: gradient {} and input {} differ in N or C", shape_str(g.shape()),
               shape_str(input_shape));
-  if (!g.device().is_cpu()) detail::no_cuda_kernel("resize_bilinear2d_grad");
   const int64_t out_h = g.size(2), out_w = g.size(3);
   const cpu::ResampleMatrix rows = cpu::bilinear_matrix(input_shape[2], out_h, align_corners, antialias);
   const cpu::ResampleMatrix cols = cpu::bilinear_matrix(input_shape[3], out_w, align_corners, antialias);
   Tensor dx = detail::new_like(g, input_shape);
-  cpu::resample_separable(dx, contiguous_raw(g), rows.transposed(), cols.transposed());
+  if (g.device().is_cuda()) {
+    ATEBM_CUDA_CALL("resize_bilinear2d_grad",
+                    cuda::resample_separable(dx, contiguous_raw(g), rows.transposed(), cols.transposed()));
+  } else {
+    cpu::resample_separable(dx, contiguous_raw(g), rows.transposed(), cols.transposed());
+  }
   if (any_requires_grad({g})) {
     record("resize_bilinear2d_grad", {g}, {dx}, [out_h, out_w, align_corners, antialias](const Tensors& gg) -> Tensors {
       return {resize_bilinear2d(gg[0], out_h, out_w, align_corners, antialias)};

@@ -1,0 +1,223 @@
+#include "engine/cuda/cuda_check.h"  // first: see the note on fmt there
+//
+// CUDA twins of ops/cpu/index_cpu.cpp. Data is viewed [outer, n, inner] around `dim`; a source
+// of index_add / scatter_add is [outer, m, inner] and its element (a, j, b) goes to out row
+// index(a, j, b) of column (a, b).
+//
+// Deterministic accumulation without atomics or sorting. Two facts make it cheap:
+//   * a source (a, j, b) only ever lands in column (a, b) of out, so one thread per column that
+//     walks j = 0, 1, ... and adds into out owns every element it writes (scatter_columns_kernel);
+//   * for a destination, its sources are the j of its column with index(a, j, b) = r, so one
+//     thread per destination may instead scan j in order and keep the sum in a register
+//     (scatter_scan_kernel).
+// Both add the sources of each destination in increasing j, in the data's dtype, starting from
+// zero: the CPU kernels' order, so results match them bit for bit. The column walk does O(m)
+// work per column but has only outer·inner threads; the scan has outer·n·inner threads but does
+// O(n·m) work per column. The walk is used unless there are few columns and the scan stays
+// small (e.g. the index_add of upsample_nearest2d's backward: outer = N·C planes, inner = 1).
+#include "engine/cuda/basic_kernels_cuda.h"
+#include "engine/cuda/launch.cuh"
+#include "engine/factories.h"
+#include "ops/cuda/index_cuda.h"
+
+namespace atebm::cuda {
+namespace {
+
+constexpr int64_t kFewColumns = 8192;        // below this many columns the walk under-fills the GPU
+constexpr int64_t kMaxScanWork = int64_t{1} << 30;  // outer·n·inner·m steps the scan may take
+
+struct Around {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+
+// A 0-dim tensor is one element: [1, 1, 1].
+Around around(const Shape& shape, int64_t dim) {
+  Around a;
+  if (shape.empty()) return a;
+  for (int64_t d = 0; d < dim; ++d) a.outer *= shape[d];
+  a.n = shape[dim];
+  for (size_t d = dim + 1; d < shape.size(); ++d) a.inner *= shape[d];
+  return a;
+}
+
+// out [outer, n, inner], src [outer, m, inner]; the index of source (a, j, b) is
+// idx[a·ia + j·ij + b·ib] (index_add: one 1-D index shared by all columns, ia = ib = 0).
+struct ScatterView {
+  int64_t outer, n, m, inner;
+  int64_t ia, ij, ib;
+};
+
+template <typename T>
+__global__ void index_select_kernel(T* out, const T* x, const int64_t* idx, int64_t total, int64_t k, int64_t n,
+                                    int64_t inner) {
+  for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < total; t += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t i = t % inner, q = t / inner, j = q % k, o = q / k;
+    out[t] = x[(o * n + idx[j]) * inner + i];
+  }
+}
+
+// out [outer, m, inner] = x [outer, n, inner] at rows idx (idx has out's shape).
+template <typename T>
+__global__ void gather_kernel(T* out, const T* x, const int64_t* idx, int64_t total, int64_t m, int64_t n,
+                              int64_t inner) {
+  for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < total; t += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t b = t % inner, a = t / inner / m;
+    out[t] = x[(a * n + idx[t]) * inner + b];
+  }
+}
+
+// One thread per column (a, b): sources in order j = 0, 1, ..., added into out.
+template <typename T>
+__global__ void scatter_columns_kernel(T* out, const T* src, const int64_t* idx, ScatterView v) {
+  const int64_t cols = v.outer * v.inner;
+  for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < cols; t += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t a = t / v.inner, b = t % v.inner;
+    T* dst = out + a * v.n * v.inner + b;
+    const T* s = src + a * v.m * v.inner + b;
+    const int64_t* ix = idx + a * v.ia + b * v.ib;
+    for (int64_t j = 0; j < v.m; ++j) dst[ix[j * v.ij] * v.inner] += s[j * v.inner];
+  }
+}
+
+// One thread per destination (a, r, b): scans its column's sources in order, sums the hits.
+template <typename T>
+__global__ void scatter_scan_kernel(T* out, const T* src, const int64_t* idx, ScatterView v) {
+  const int64_t total = v.outer * v.n * v.inner;
+  for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < total; t += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t b = t % v.inner, q = t / v.inner, r = q % v.n, a = q / v.n;
+    const T* s = src + a * v.m * v.inner + b;
+    const int64_t* ix = idx + a * v.ia + b * v.ib;
+    T acc = 0;
+    for (int64_t j = 0; j < v.m; ++j)
+      if (ix[j * v.ij] == r) acc += s[j * v.inner];
+    out[t] = acc;
+  }
+}
+
+// Lowest position whose value lies outside [0, n); *first starts as all ones (= none).
+__global__ void first_out_of_range_kernel(const int64_t* idx, int64_t count, int64_t n, unsigned long long* first) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x)
+    if (idx[i] < 0 || idx[i] >= n) atomicMin(first, static_cast<unsigned long long>(i));
+}
+
+void check_operand(const char* op, const Tensor& t, const Tensor& like, DType dtype) {
+  check_cuda_tensor(t, op);
+  ATEBM_CHECK(t.is_contiguous() && t.dtype() == dtype && t.device() == like.device(),
+              "{} (cuda): expected a contiguous {} tensor on {}, got shape {} strides {} dtype {} on {}", op, dtype,
+              like.device(), shape_str(t.shape()), shape_str(t.strides()), t.dtype(), t.device());
+}
+
+// `small` ([outer, m, inner] around dim) must match `big` ([outer, n, inner]) in outer and inner,
+// or the kernels would index out of bounds.
+void check_around(const char* op, const Tensor& small, const Tensor& big, int64_t dim) {
+  const Around s = around(small.shape(), dim), b = around(big.shape(), dim);
+  ATEBM_CHECK(s.outer == b.outer && s.inner == b.inner,
+              "{} (cuda): shapes {} and {} differ outside dim {}", op, shape_str(small.shape()),
+              shape_str(big.shape()), dim);
+}
+
+// out pre-zeroed; sources in increasing j per destination (see the file comment).
+void scatter(const char* op, const Tensor& out, const Tensor& src, const Tensor& index, const ScatterView& v) {
+  const int64_t cols = v.outer * v.inner;
+  if (cols == 0 || v.m == 0 || v.n == 0) return;
+  const int64_t dests = cols * v.n;
+  const bool scan = cols < kFewColumns && v.m <= kMaxScanWork / dests;
+  DeviceGuard guard(out.device());
+  ATEBM_DISPATCH_FLOATING(out.dtype(), op, [&] {
+    scalar_t* po = out.data<scalar_t>();
+    const scalar_t* ps = src.data<scalar_t>();
+    const int64_t* pi = index.data<int64_t>();
+    if (scan) {
+      scatter_scan_kernel<scalar_t><<<grid_for(dests), kThreads, 0, current_stream()>>>(po, ps, pi, v);
+    } else {
+      scatter_columns_kernel<scalar_t><<<grid_for(cols), kThreads, 0, current_stream()>>>(po, ps, pi, v);
+    }
+    ATEBM_CUDA_CHECK_LAUNCH();
+  });
+}
+
+}  // namespace
+
+void index_select(const Tensor& out, const Tensor& x, int64_t dim, const Tensor& index) {
+  check_contiguous_out(out, "index_select");
+  check_operand("index_select", x, out, out.dtype());
+  check_operand("index_select", index, out, DType::Int64);
+  check_around("index_select", out, x, dim);
+  const int64_t total = out.numel();
+  if (total == 0) return;
+  const Around ax = around(x.shape(), dim);
+  const int64_t k = index.numel();
+  ATEBM_CHECK(around(out.shape(), dim).n == k, "index_select (cuda): out {} does not hold {} selected rows",
+              shape_str(out.shape()), k);
+  DeviceGuard guard(out.device());
+  ATEBM_DISPATCH_ALL(out.dtype(), "index_select", [&] {
+    index_select_kernel<scalar_t><<<grid_for(total), kThreads, 0, current_stream()>>>(
+        out.data<scalar_t>(), x.data<scalar_t>(), index.data<int64_t>(), total, k, ax.n, ax.inner);
+    ATEBM_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void index_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
+  check_contiguous_out(out, "index_add");
+  check_operand("index_add", src, out, out.dtype());
+  check_operand("index_add", index, out, DType::Int64);
+  check_around("index_add", src, out, dim);
+  ATEBM_CHECK(around(src.shape(), dim).n == index.numel(), "index_add (cuda): src {} does not hold {} rows",
+              shape_str(src.shape()), index.numel());
+  const Around ao = around(out.shape(), dim);
+  scatter("index_add", out, src, index,
+          {.outer = ao.outer, .n = ao.n, .m = index.numel(), .inner = ao.inner, .ia = 0, .ij = 1, .ib = 0});
+}
+
+void gather(const Tensor& out, const Tensor& x, int64_t dim, const Tensor& index) {
+  check_contiguous_out(out, "gather");
+  check_operand("gather", x, out, out.dtype());
+  check_operand("gather", index, out, DType::Int64);
+  ATEBM_CHECK(out.shape() == index.shape(), "gather (cuda): out {} and index {} differ", shape_str(out.shape()),
+              shape_str(index.shape()));
+  check_around("gather", index, x, dim);
+  const int64_t total = index.numel();
+  if (total == 0) return;
+  const Around ax = around(x.shape(), dim);
+  const int64_t m = around(index.shape(), dim).n;
+  DeviceGuard guard(out.device());
+  ATEBM_DISPATCH_FLOATING(out.dtype(), "gather", [&] {
+    gather_kernel<scalar_t><<<grid_for(total), kThreads, 0, current_stream()>>>(
+        out.data<scalar_t>(), x.data<scalar_t>(), index.data<int64_t>(), total, m, ax.n, ax.inner);
+    ATEBM_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
+  check_contiguous_out(out, "scatter_add");
+  check_operand("scatter_add", src, out, out.dtype());
+  check_operand("scatter_add", index, out, DType::Int64);
+  ATEBM_CHECK(src.shape() == index.shape(), "scatter_add (cuda): src {} and index {} differ", shape_str(src.shape()),
+              shape_str(index.shape()));
+  check_around("scatter_add", index, out, dim);
+  const Around ao = around(out.shape(), dim);
+  const int64_t m = around(index.shape(), dim).n;
+  scatter("scatter_add", out, src, index,
+          {.outer = ao.outer, .n = ao.n, .m = m, .inner = ao.inner, .ia = m * ao.inner, .ij = ao.inner, .ib = 1});
+}
+
+BadIndex find_out_of_range(const Tensor& index, int64_t n) {
+  check_cuda_tensor(index, "index check");
+  ATEBM_CHECK(index.is_contiguous() && index.dtype() == DType::Int64,
+              "index check (cuda): expected a contiguous int64 tensor, got {} with strides {}", index.dtype(),
+              shape_str(index.strides()));
+  const int64_t count = index.numel();
+  if (count == 0) return {};
+  DeviceGuard guard(index.device());
+  const Tensor first = empty({1}, {.dtype = DType::Int64, .device = index.device()});
+  ATEBM_CUDA_CHECK(cudaMemsetAsync(first.raw_data(), 0xFF, sizeof(int64_t), current_stream()));
+  first_out_of_range_kernel<<<grid_for(count), kThreads, 0, current_stream()>>>(
+      index.data<int64_t>(), count, n, static_cast<unsigned long long*>(first.raw_data()));
+  ATEBM_CUDA_CHECK_LAUNCH();
+  BadIndex bad;
+  memcpy_d2h(&bad.position, first.raw_data(), sizeof(int64_t));  // all ones reads as -1: none
+  if (bad.position >= 0) memcpy_d2h(&bad.value, index.data<int64_t>() + bad.position, sizeof(int64_t));
+  return bad;
+}
+
+}  // namespace atebm::cuda

@@ -1,0 +1,333 @@
+#include "engine/cuda/cuda_check.h"  // first: see the note on fmt there
+//
+// CUDA twins of ops/cpu/reduce_cpu.cpp. x is brought to a contiguous [outer, r, inner] exactly
+// as the CPU kernel does (a copy when x is strided or the reduced dims are not one run), then:
+//   outer = inner = 1     two passes: blocks of kChunk elements → double partials → one block
+//   inner = 1             one warp per output row (a block per row when rows are long)
+//   inner > 1             one thread per output column, reading coalesced rows of x; when there
+//                         are few columns and long rows, r is cut into fixed segments first
+// Every sum accumulates in double and combines in a fixed tree order that depends only on the
+// shape (never on the grid size), so results are bitwise reproducible. Blocks are kThreads wide.
+// (The CPU adds float32 runs of 1024 in float before widening, so float32 sums of the two
+// devices agree to rounding, not bitwise; float64 sums differ only in the order of additions.)
+// max/min: one thread per output scanning r in order, or for rows of at least 32 contiguous
+// elements one warp per row whose lanes combine (value, position) pairs by a total order, so
+// both give exactly the CPU's answer.
+#include <cmath>
+
+#include "engine/cuda/launch.cuh"
+#include "engine/factories.h"
+#include "ops/cuda/reduce_cuda.h"
+
+namespace atebm::cuda {
+namespace {
+
+constexpr int kWarp = 32;
+constexpr int64_t kChunk = 8192;        // elements per block in pass 1 of a full reduction
+constexpr int64_t kBlockRow = 2048;     // rows at least this long get a block each, else a warp
+constexpr int64_t kSegment = 512;       // rows of a segment when columns are few
+constexpr int64_t kFewColumns = 16384;  // fewer output columns than this → segmented column sums
+
+__device__ __forceinline__ int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// Sum of one value per thread of the block, in a fixed tree order; every thread gets the total.
+// blockDim.x must be kThreads.
+__device__ double block_sum(double v) {
+  __shared__ double s[kThreads];
+  __syncthreads();  // a previous call's readers of s[0] are done
+  s[threadIdx.x] = v;
+  __syncthreads();
+  for (int w = kThreads / 2; w > 0; w >>= 1) {
+    if (threadIdx.x < w) s[threadIdx.x] += s[threadIdx.x + w];
+    __syncthreads();
+  }
+  return s[0];
+}
+
+// Sum over the 32 lanes of a warp (fixed shuffle tree); lane 0 holds the total.
+__device__ __forceinline__ double warp_sum(double v) {
+  for (int o = kWarp / 2; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Block b writes out[b] = Σ x[b·chunk, min(n, (b + 1)·chunk)). Pass 1 of a full reduction
+// (In = T, Out = double), pass 2 (In = double, Out = T, one block), or both at once for n ≤ kChunk.
+template <typename In, typename Out>
+__global__ void chunk_sum_kernel(const In* x, int64_t n, int64_t chunk, Out* out) {
+  const int64_t lo = blockIdx.x * chunk, hi = min64(n, lo + chunk);
+  double acc = 0.0;
+  for (int64_t i = lo + threadIdx.x; i < hi; i += kThreads) acc += static_cast<double>(x[i]);
+  const double total = block_sum(acc);
+  if (threadIdx.x == 0) out[blockIdx.x] = static_cast<Out>(total);
+}
+
+// x [outer, r] contiguous → out [outer]: one warp per row (the loop bound is warp-uniform, so
+// the full-mask shuffles are safe).
+template <typename T>
+__global__ void row_sum_warp_kernel(const T* x, int64_t outer, int64_t r, T* out) {
+  const int lane = threadIdx.x % kWarp;
+  const int64_t warps = int64_t{gridDim.x} * (blockDim.x / kWarp);
+  for (int64_t o = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / kWarp; o < outer; o += warps) {
+    const T* p = x + o * r;
+    double acc = 0.0;
+    for (int64_t i = lane; i < r; i += kWarp) acc += static_cast<double>(p[i]);
+    acc = warp_sum(acc);
+    if (lane == 0) out[o] = static_cast<T>(acc);
+  }
+}
+
+// x [outer, r] contiguous → out [outer]: one block per row, for long rows.
+template <typename T>
+__global__ void row_sum_block_kernel(const T* x, int64_t outer, int64_t r, T* out) {
+  for (int64_t o = blockIdx.x; o < outer; o += gridDim.x) {
+    const T* p = x + o * r;
+    double acc = 0.0;
+    for (int64_t i = threadIdx.x; i < r; i += kThreads) acc += static_cast<double>(p[i]);
+    const double total = block_sum(acc);
+    if (threadIdx.x == 0) out[o] = static_cast<T>(total);
+  }
+}
+
+// x [outer, r, inner] contiguous → out [outer, inner]: one thread per output, rows in order.
+template <typename In, typename Out>
+__global__ void column_sum_kernel(const In* x, int64_t outer, int64_t r, int64_t inner, Out* out) {
+  const int64_t n = outer * inner;
+  for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < n; t += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t o = t / inner, c = t % inner;
+    const In* p = x + o * r * inner + c;
+    double acc = 0.0;
+    for (int64_t i = 0; i < r; ++i) acc += static_cast<double>(p[i * inner]);
+    out[t] = static_cast<Out>(acc);
+  }
+}
+
+// partial [nseg, outer·inner] (double): partial[s, o·inner + c] = Σ over rows i of segment s
+// ([s·seg, min(r, (s + 1)·seg))) of x[o, i, c]. The segments are then summed in order by
+// column_sum_kernel over a [1, nseg, outer·inner] view.
+template <typename T>
+__global__ void column_partial_kernel(const T* x, int64_t outer, int64_t r, int64_t inner, int64_t seg,
+                                      int64_t nseg, double* partial) {
+  const int64_t cols = outer * inner, n = nseg * cols;
+  for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < n; t += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t s = t / cols, q = t % cols, o = q / inner, c = q % inner;
+    const int64_t lo = s * seg, hi = min64(r, lo + seg);
+    const T* p = x + o * r * inner + c;
+    double acc = 0.0;
+    for (int64_t i = lo; i < hi; ++i) acc += static_cast<double>(p[i * inner]);
+    partial[t] = acc;
+  }
+}
+
+// Extremes: `takes(ov, oi, v, i)` says whether candidate (ov at oi) replaces (v at i). A NaN
+// beats a number, then the more extreme value; NaN against NaN and equal values go to the
+// smaller position. This is a total order on (value, position), so any combination order gives
+// the CPU's sequential answer (first NaN, else first extreme).
+template <typename T>
+__device__ __forceinline__ bool takes(bool is_max, T ov, int64_t oi, T v, int64_t i) {
+  const bool on = isnan(ov), vn = isnan(v);
+  if (on != vn) return on;
+  if (on || ov == v) return oi < i;
+  return is_max ? ov > v : ov < v;
+}
+
+// x [outer, r, inner] contiguous → values/indices [outer, inner]: one thread per output; the
+// same sequential scan as the CPU kernel.
+template <typename T>
+__global__ void extreme_column_kernel(bool is_max, const T* x, int64_t outer, int64_t r, int64_t inner, T* values,
+                                      int64_t* indices) {
+  const int64_t n = outer * inner;
+  for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < n; t += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t o = t / inner, c = t % inner;
+    const T* p = x + o * r * inner + c;
+    T best = p[0];
+    int64_t arg = 0;
+    for (int64_t i = 1; i < r; ++i) {
+      const T v = p[i * inner];
+      if (takes(is_max, v, i, best, arg)) {
+        best = v;
+        arg = i;
+      }
+    }
+    values[t] = best;
+    indices[t] = arg;
+  }
+}
+
+// x [outer, r] contiguous with r ≥ 32 → values/indices [outer]: one warp per row; each lane
+// scans positions lane, lane + 32, ... then the lanes combine with `takes`.
+template <typename T>
+__global__ void extreme_row_warp_kernel(bool is_max, const T* x, int64_t outer, int64_t r, T* values,
+                                        int64_t* indices) {
+  const int lane = threadIdx.x % kWarp;
+  const int64_t warps = int64_t{gridDim.x} * (blockDim.x / kWarp);
+  for (int64_t o = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / kWarp; o < outer; o += warps) {
+    const T* p = x + o * r;
+    T best = p[lane];
+    int64_t arg = lane;
+    for (int64_t i = lane + kWarp; i < r; i += kWarp) {
+      if (takes(is_max, p[i], i, best, arg)) {
+        best = p[i];
+        arg = i;
+      }
+    }
+    for (int s = kWarp / 2; s > 0; s >>= 1) {
+      const T ov = __shfl_down_sync(0xffffffffu, best, s);
+      const int64_t oi = __shfl_down_sync(0xffffffffu, arg, s);
+      if (takes(is_max, ov, oi, best, arg)) {
+        best = ov;
+        arg = oi;
+      }
+    }
+    if (lane == 0) {
+      values[o] = best;
+      indices[o] = arg;
+    }
+  }
+}
+
+unsigned grid_for_warps(int64_t rows) { return grid_for(rows * kWarp); }
+unsigned grid_for_blocks(int64_t rows) { return static_cast<unsigned>(std::min<int64_t>(rows, 65536)); }
+
+Tensor contiguous_raw(const Tensor& x) { return x.is_contiguous() ? x : copy_to(x, x.device(), x.dtype()); }
+
+// x as a contiguous [outer, r, inner], built exactly as cpu::reduce_sum builds it.
+struct SumLayout {
+  Tensor xc;
+  int64_t outer = 1, r = 1, inner = 1;
+};
+
+SumLayout sum_layout(const Tensor& x, const std::vector<bool>& reduce) {
+  const int64_t nd = x.dim();
+  std::vector<int64_t> kept, red;
+  for (int64_t d = 0; d < nd; ++d) (reduce[d] ? red : kept).push_back(d);
+  int runs = 0;  // runs of reduced dims, ignoring size-1 dims
+  bool prev = false;
+  for (int64_t d = 0; d < nd; ++d) {
+    if (x.shape()[d] == 1) continue;
+    if (reduce[d] && !prev) ++runs;
+    prev = reduce[d];
+  }
+  SumLayout l;
+  if (runs <= 1) {
+    l.xc = contiguous_raw(x);
+    bool seen_r = false;
+    for (int64_t d = 0; d < nd; ++d) {
+      const int64_t s = x.shape()[d];
+      if (s == 1) continue;
+      if (reduce[d]) {
+        l.r *= s;
+        seen_r = true;
+      } else {
+        (seen_r ? l.inner : l.outer) *= s;
+      }
+    }
+    return l;
+  }
+  // Kept dims first, reduced dims last: [outer, r, 1].
+  std::vector<int64_t> perm = kept;
+  perm.insert(perm.end(), red.begin(), red.end());
+  Shape ps, pst;
+  for (int64_t d : perm) {
+    ps.push_back(x.shape()[d]);
+    pst.push_back(x.strides()[d]);
+  }
+  l.xc = copy_to(make_view(x, ps, pst, x.offset()), x.device(), x.dtype());
+  for (int64_t d : kept) l.outer *= x.shape()[d];
+  for (int64_t d : red) l.r *= x.shape()[d];
+  return l;
+}
+
+template <typename T>
+void sum_all(T* out, const T* x, int64_t n, const Device& dev) {
+  if (n <= kChunk) {
+    chunk_sum_kernel<T, T><<<1, kThreads, 0, current_stream()>>>(x, n, kChunk, out);
+    ATEBM_CUDA_CHECK_LAUNCH();
+    return;
+  }
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  const Tensor partial = empty({chunks}, {.dtype = DType::Float64, .device = dev});
+  double* pp = partial.data<double>();
+  chunk_sum_kernel<T, double><<<static_cast<unsigned>(chunks), kThreads, 0, current_stream()>>>(x, n, kChunk, pp);
+  ATEBM_CUDA_CHECK_LAUNCH();
+  chunk_sum_kernel<double, T><<<1, kThreads, 0, current_stream()>>>(pp, chunks, chunks, out);
+  ATEBM_CUDA_CHECK_LAUNCH();
+}
+
+template <typename T>
+void sum_middle(T* out, const T* x, int64_t outer, int64_t r, int64_t inner, const Device& dev) {
+  if (inner == 1) {
+    if (r >= kBlockRow) {
+      row_sum_block_kernel<T><<<grid_for_blocks(outer), kThreads, 0, current_stream()>>>(x, outer, r, out);
+    } else {
+      row_sum_warp_kernel<T><<<grid_for_warps(outer), kThreads, 0, current_stream()>>>(x, outer, r, out);
+    }
+    ATEBM_CUDA_CHECK_LAUNCH();
+    return;
+  }
+  const int64_t cols = outer * inner;
+  if (cols < kFewColumns && r > 2 * kSegment) {
+    const int64_t nseg = (r + kSegment - 1) / kSegment;
+    const Tensor partial = empty({nseg, cols}, {.dtype = DType::Float64, .device = dev});
+    double* pp = partial.data<double>();
+    column_partial_kernel<T><<<grid_for(nseg * cols), kThreads, 0, current_stream()>>>(x, outer, r, inner, kSegment,
+                                                                                      nseg, pp);
+    ATEBM_CUDA_CHECK_LAUNCH();
+    column_sum_kernel<double, T><<<grid_for(cols), kThreads, 0, current_stream()>>>(pp, 1, nseg, cols, out);
+    ATEBM_CUDA_CHECK_LAUNCH();
+    return;
+  }
+  column_sum_kernel<T, T><<<grid_for(cols), kThreads, 0, current_stream()>>>(x, outer, r, inner, out);
+  ATEBM_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void reduce_sum(const Tensor& out, const Tensor& x, const std::vector<bool>& reduce) {
+  check_contiguous_out(out, "sum");
+  check_cuda_tensor(x, "sum");
+  ATEBM_CHECK(static_cast<int64_t>(reduce.size()) == x.dim(), "sum (cuda): {} reduce flags for a tensor of shape {}",
+              reduce.size(), shape_str(x.shape()));
+  if (out.numel() == 0) return;
+  DeviceGuard guard(x.device());
+  const SumLayout l = sum_layout(x, reduce);
+  ATEBM_DISPATCH_FLOATING(x.dtype(), "sum", [&] {
+    const scalar_t* px = l.xc.data<scalar_t>();
+    scalar_t* po = out.data<scalar_t>();
+    if (l.outer == 1 && l.inner == 1) {
+      sum_all(po, px, l.r, x.device());
+    } else {
+      sum_middle(po, px, l.outer, l.r, l.inner, x.device());
+    }
+  });
+}
+
+void reduce_max_min(bool is_max, const Tensor& values, const Tensor& indices, const Tensor& x, int64_t dim) {
+  const char* op = is_max ? "max" : "min";
+  check_contiguous_out(values, op);
+  check_contiguous_out(indices, op);
+  check_cuda_tensor(x, op);
+  ATEBM_CHECK(indices.dtype() == DType::Int64, "{} (cuda): indices must be int64, got {}", op, indices.dtype());
+  if (values.numel() == 0) return;
+  const int64_t r = x.shape()[dim];
+  ATEBM_CHECK(r > 0, "{} (cuda): dim {} of shape {} is empty", op, dim, shape_str(x.shape()));
+  DeviceGuard guard(x.device());
+  const Tensor xc = contiguous_raw(x);
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d) outer *= x.shape()[d];
+  for (int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.shape()[d];
+  ATEBM_DISPATCH_FLOATING(x.dtype(), op, [&] {
+    const scalar_t* px = xc.data<scalar_t>();
+    scalar_t* pv = values.data<scalar_t>();
+    int64_t* pi = indices.data<int64_t>();
+    if (inner == 1 && r >= kWarp) {
+      extreme_row_warp_kernel<scalar_t><<<grid_for_warps(outer), kThreads, 0, current_stream()>>>(is_max, px, outer, r,
+                                                                                                 pv, pi);
+    } else {
+      extreme_column_kernel<scalar_t><<<grid_for(outer * inner), kThreads, 0, current_stream()>>>(is_max, px, outer, r,
+                                                                                                 inner, pv, pi);
+    }
+    ATEBM_CUDA_CHECK_LAUNCH();
+  });
+}
+
+}  // namespace atebm::cuda
