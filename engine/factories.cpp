@@ -6,8 +6,10 @@
 #include "engine/backend.h"
 #include "engine/cpu/basic_kernels.h"
 #include "engine/philox.h"
+#include "engine/pinned.h"
 #ifdef ATEBM_WITH_CUDA
 #include "engine/cuda/basic_kernels_cuda.h"
+#include "engine/cuda/pinned_allocator.h"
 #endif
 
 namespace atebm {
@@ -31,6 +33,30 @@ TensorOptions no_grad(TensorOptions o) {
   return o;
 }
 
+// nbytes on opt.device, from the pinned host allocator when opt.pinned.
+std::shared_ptr<Storage> make_storage(size_t nbytes, const TensorOptions& opt) {
+  if (!opt.pinned) return std::make_shared<Storage>(nbytes, opt.device);
+  ATEBM_CHECK(opt.device.is_cpu(), "empty: pinned memory is host memory; ask for a CPU tensor, not one on {}",
+              opt.device);
+  check_pinned_memory_available("empty(pinned = true)");
+#ifdef ATEBM_WITH_CUDA
+  return std::make_shared<Storage>(nbytes, opt.device, &cuda::pinned_allocator());
+#else
+  throw_no_cuda("empty(pinned = true)");  // not reached: the check above already threw
+#endif
+}
+
+#ifdef ATEBM_WITH_CUDA
+// The contiguous host tensor of `dtype` an upload of `src` copies from: src itself when it is one
+// (no staging copy), else a converted copy, pinned when src is so that the upload stays a DMA.
+Tensor upload_source(const Tensor& src, DType dtype) {
+  if (src.is_contiguous() && src.dtype() == dtype) return src;
+  Tensor s = empty(src.shape(), {.dtype = dtype, .pinned = is_pinned(src)});
+  cpu::copy(s, src);
+  return s;
+}
+#endif
+
 }  // namespace
 
 Tensor empty(const Shape& shape, TensorOptions opt) {
@@ -44,7 +70,7 @@ Tensor empty(const Shape& shape, TensorOptions opt) {
   if (opt.device.is_cuda()) throw_no_cuda("empty");
 #endif
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<size_t>(n) * dtype_size(opt.dtype), opt.device);
+  impl->storage = make_storage(static_cast<size_t>(n) * dtype_size(opt.dtype), opt);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = opt.dtype;
@@ -53,6 +79,7 @@ Tensor empty(const Shape& shape, TensorOptions opt) {
 
 void fill_into(const Tensor& dst, double value) {
   if (dst.device().is_cpu()) {
+    wait_for_pinned_copies(dst);  // an upload from dst may still be reading it (engine/pinned.h)
     cpu::fill(dst, value);
   } else {
     ATEBM_CUDA_CALL("fill", cuda::fill(dst, value));
@@ -147,7 +174,9 @@ Tensor from_vector(const std::vector<T>& data, const Shape& shape, TensorOptions
   } else {
     if (!data.empty()) std::memcpy(host.raw_data(), data.data(), data.size() * sizeof(T));
   }
-  return finish(copy_to(host, opt.device, opt.dtype), opt);
+  Tensor out = empty(shape, no_grad(opt));  // honours opt.pinned, unlike copy_to
+  copy_into(out, host);
+  return finish(out, opt);
 }
 template Tensor from_vector<float>(const std::vector<float>&, const Shape&, TensorOptions);
 template Tensor from_vector<double>(const std::vector<double>&, const Shape&, TensorOptions);
@@ -163,15 +192,17 @@ Tensor scalar_tensor(double value, TensorOptions opt) { return full({}, value, o
 void copy_into(const Tensor& dst, const Tensor& src) {
   ATEBM_CHECK(dst.shape() == src.shape(), "copy: destination shape {} differs from source shape {}",
               shape_str(dst.shape()), shape_str(src.shape()));
+  wait_for_pinned_copies(dst);  // an upload from dst may still be reading it (engine/pinned.h)
   if (dst.device().is_cpu() && src.device().is_cpu()) {
     cpu::copy(dst, src);
   } else if (dst.device() == src.device()) {
     ATEBM_CUDA_CALL("copy", cuda::copy(dst, src));
   } else {
 #ifdef ATEBM_WITH_CUDA
-    // Cross-device: stage through a contiguous tensor of dst's dtype on the source side.
+    // Cross-device: go through a contiguous tensor of dst's dtype on the source side. An upload
+    // from pinned memory returns before the copy has run (see memcpy_h2d).
     if (src.device().is_cpu()) {
-      const Tensor s = copy_to(src, Device::cpu(), dst.dtype());  // contiguous, converted on the host
+      const Tensor s = upload_source(src, dst.dtype());
       if (dst.is_contiguous()) {
         cuda::memcpy_h2d(dst.raw_data(), s.raw_data(), s.numel() * s.itemsize());
       } else {

@@ -22,8 +22,12 @@ Allocator* get_allocator(DeviceType t) {
 
 void set_allocator(DeviceType t, Allocator* a) { g_allocators[static_cast<int>(t)] = a; }
 
-Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
-  data_ = get_allocator(device.type)->allocate(nbytes);
+Storage::Storage(size_t nbytes, Device device) : Storage(nbytes, device, get_allocator(device.type)) {}
+
+Storage::Storage(size_t nbytes, Device device, Allocator* allocator)
+    : nbytes_(nbytes), device_(device), allocator_(allocator) {
+  ATEBM_CHECK(allocator_ != nullptr, "Storage: no allocator given for {} bytes on {}", nbytes, device);
+  data_ = allocator_->allocate(nbytes);
   g_live.fetch_add(1);
 }
 
@@ -36,7 +40,7 @@ Storage::~Storage() {
   if (release_) {
     release_(data_);
   } else if (data_ != nullptr) {
-    get_allocator(device_.type)->deallocate(data_, nbytes_);
+    allocator_->deallocate(data_, nbytes_);
   }
   g_live.fetch_sub(1);
 }

@@ -26,8 +26,11 @@ void set_allocator(DeviceType t, Allocator* a);
 
 class Storage {
  public:
-  /// Allocates nbytes on `device` (64-byte aligned on the CPU).
+  /// Allocates nbytes on `device` (64-byte aligned on the CPU) from the device type's allocator.
   Storage(size_t nbytes, Device device);
+  /// Allocates nbytes from `allocator`, which must serve memory of `device` (pinned host memory
+  /// for a CPU storage, for example); the storage remembers it and frees through it.
+  Storage(size_t nbytes, Device device, Allocator* allocator);
   /// Wraps memory owned elsewhere (a memory map, a pinned buffer); `release` runs on destruction.
   Storage(void* data, size_t nbytes, Device device, std::function<void(void*)> release);
   ~Storage();
@@ -37,6 +40,8 @@ class Storage {
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
+  /// The allocator the memory came from (null for memory wrapped with a release function).
+  Allocator* allocator() const { return allocator_; }
 
   uint64_t version() const { return version_.load(std::memory_order_relaxed); }
   void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
@@ -48,6 +53,7 @@ class Storage {
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_;
+  Allocator* allocator_ = nullptr;
   std::function<void(void*)> release_;
   std::atomic<uint64_t> version_{0};
 };

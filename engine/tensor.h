@@ -28,6 +28,9 @@ struct TensorOptions {
   DType dtype = DType::Float32;
   Device device = Device::cpu();
   bool requires_grad = false;
+  /// CPU tensors only: allocate in page-locked host memory, so uploads to the GPU are DMA copies
+  /// that do not block the host (see engine/pinned.h; needs the CUDA backend and a GPU).
+  bool pinned = false;
 };
 
 struct TensorImpl {

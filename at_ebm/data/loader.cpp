@@ -5,6 +5,7 @@
 #include "at_ebm/data/random_draw.h"
 #include "engine/error.h"
 #include "engine/factories.h"
+#include "engine/pinned.h"
 
 namespace atebm::data {
 
@@ -17,6 +18,7 @@ Loader::Loader(DatasetPtr dataset, LoaderOptions options) : dataset_(std::move(d
   batches_per_epoch_ = opt_.drop_last ? n_ / opt_.batch_size : (n_ + opt_.batch_size - 1) / opt_.batch_size;
   ATEBM_CHECK(batches_per_epoch_ >= 1, "Loader({}): {} images are fewer than one batch of {} (drop_last)",
               dataset_->name(), n_, opt_.batch_size);
+  if (opt_.pin_memory) check_pinned_memory_available(fmt::format("Loader({}): pin_memory", dataset_->name()));
   state_.seed = opt_.seed;
   start_workers();
 }
@@ -93,8 +95,10 @@ Loader::Result Loader::build(const Task& t) const {
   try {
     const ImageShape s = dataset_->shape();
     const int64_t per = s.numel();
-    Tensor images = empty({t.count, s.c, s.h, s.w});
-    Tensor labels = empty({t.count}, {.dtype = DType::Int64});
+    // Fresh tensors for every batch (never a recycled buffer): an upload of an earlier batch may
+    // still be reading its pinned memory (engine/pinned.h).
+    Tensor images = empty({t.count, s.c, s.h, s.w}, {.pinned = opt_.pin_memory});
+    Tensor labels = empty({t.count}, {.dtype = DType::Int64, .pinned = opt_.pin_memory});
     float* img = images.data<float>();
     int64_t* lab = labels.data<int64_t>();
     std::vector<float> scratch(opt_.augment.any() ? static_cast<size_t>(per) : 0);

@@ -13,6 +13,10 @@
 //
 // next() cycles through epochs endlessly (the p0 stream); Batch::last_in_epoch marks the end of
 // an epoch for epoch-based loops.
+//
+// pin_memory: the workers build each batch straight into page-locked memory (engine/pinned.h),
+// so uploading it with to(images, Device::cuda()) is an asynchronous DMA copy. It changes where
+// batches live, never what they hold.
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -38,6 +42,7 @@ struct LoaderOptions {
   Augment augment;
   int num_workers = 2;  // background threads; 0 builds each batch on the calling thread
   int prefetch = 4;     // at most this many batches built ahead of the consumer
+  bool pin_memory = false;  // batches in pinned host memory (needs the CUDA backend and a GPU)
 };
 
 /// Where a loader stands: the next batch next() returns starts at `position` of epoch `epoch`.
@@ -49,8 +54,8 @@ struct LoaderState {
 };
 
 struct Batch {
-  Tensor images;  // [B, C, H, W] float32 on the CPU, values in [0, 1]
-  Tensor labels;  // [B] int64; -1 where the dataset has no labels
+  Tensor images;  // [B, C, H, W] float32 on the CPU, values in [0, 1]; pinned with pin_memory
+  Tensor labels;  // [B] int64; -1 where the dataset has no labels; pinned with pin_memory
   int64_t epoch = 0;
   int64_t position = 0;  // position of its first sample in the epoch
   bool last_in_epoch = false;
@@ -58,8 +63,8 @@ struct Batch {
 
 class Loader {
  public:
-  /// Throws atebm::Error when the options are invalid or, with drop_last, the dataset holds
-  /// fewer images than one batch.
+  /// Throws atebm::Error when the options are invalid, with drop_last the dataset holds fewer
+  /// images than one batch, or pin_memory is asked for without the CUDA backend and a GPU.
   Loader(DatasetPtr dataset, LoaderOptions options);
   ~Loader();
   Loader(const Loader&) = delete;

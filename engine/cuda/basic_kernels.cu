@@ -11,6 +11,7 @@
 #include "engine/cuda/basic_kernels_cuda.h"
 #include "engine/cuda/cuda_allocator.h"
 #include "engine/cuda/launch.cuh"
+#include "engine/cuda/pinned_allocator.h"
 #include "engine/cuda/stream.h"
 #include "engine/philox.h"
 
@@ -123,13 +124,36 @@ void copy(const Tensor& dst, const Tensor& src) {
   });
 }
 
-// Copies are queued on the compute stream behind earlier kernels, and both directions wait for
-// the copy before returning: d2h so the host may read the data, h2d so the caller may free or
-// reuse a (pageable or pinned) source at once.
+// Copies are queued on the compute stream behind earlier kernels. d2h always waits for the copy,
+// so the host may read the data. h2d waits too, so the caller may free or reuse the source at
+// once, EXCEPT when the source lies in a live block of the pinned allocator: then the copy stays
+// asynchronous (the host goes on queuing work instead of waiting for every kernel queued before
+// the copy) and an event recorded behind it keeps the block from being handed out again until
+// the copy has run (pinned_allocator.h), so freeing the source tensor at once is still safe.
+// Writing it on the host before the copy ran is not; engine/pinned.h states that contract.
 void memcpy_h2d(void* dst, const void* src, size_t nbytes) {
   if (nbytes == 0) return;
   const Stream s = current_stream();
-  ATEBM_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, s));
+  PinnedAllocator& pinned = pinned_allocator();
+  if (pinned.owns(src, nbytes)) {
+    // A captured copy would re-read the block at every graph replay, long after it was freed.
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    ATEBM_CUDA_CHECK(cudaStreamIsCapturing(s, &capture));
+    ATEBM_CHECK(capture == cudaStreamCaptureStatusNone,
+                "copy to the GPU: an upload from pinned host memory cannot be captured into a CUDA graph; "
+                "upload the inputs before capturing");
+    ATEBM_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, s));
+    bool recorded = false;
+    try {
+      recorded = pinned.record_use(src, nbytes, s);
+    } catch (...) {
+      (void)cudaStreamSynchronize(s);  // no event guards the block: let the copy finish first
+      throw;
+    }
+    if (recorded) return;
+  } else {
+    ATEBM_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, s));
+  }
   ATEBM_CUDA_CHECK(cudaStreamSynchronize(s));
 }
 

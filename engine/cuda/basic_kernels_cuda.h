@@ -11,7 +11,9 @@ namespace atebm::cuda {
 void fill(const Tensor& dst, double value);
 /// Same-device copy with conversion (dst and src both on the GPU; any strides).
 void copy(const Tensor& dst, const Tensor& src);
-/// Contiguous host <-> device transfer of equal dtype and byte size.
+/// Contiguous host <-> device transfer of equal dtype and byte size. Both wait for the copy,
+/// except an h2d whose source lies in pinned memory from the pinned allocator: that one returns
+/// at once (the allocator holds the block until the copy has run; see engine/pinned.h).
 void memcpy_h2d(void* dst, const void* src, size_t nbytes);
 void memcpy_d2h(void* dst, const void* src, size_t nbytes);
 void arange(const Tensor& dst, double start, double step);
