@@ -17,10 +17,11 @@ cd "$root"
 
 # ---- Debian packages ---------------------------------------------------------------------
 # g++ brings its own OpenMP runtime (libgomp), so no libomp-dev. dataset-fashion-mnist is the
-# default training data of the method's later issues.
+# default training data of the method's later issues. Open MPI launches and all-reduces
+# data-parallel training (mpirun -np N atebm train ...).
 packages=(build-essential cmake ninja-build pkg-config libfmt-dev libopenblas-dev libgtest-dev
           libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libstb-dev zlib1g-dev
-          dataset-fashion-mnist)
+          dataset-fashion-mnist openmpi-bin libopenmpi-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -2,8 +2,11 @@
 // assembles the run's configuration (preset or file, then overrides), trains (at_ebm/train/
 // trainer.h) and, unless train.sample_at_end=false, writes RUN/samples.png. Ctrl-C stops after
 // the current iteration with a checkpoint; `--resume` continues a run folder exactly.
+// Under mpirun (or an MPI scheduler) every process is one rank of a data-parallel run
+// (at_ebm/train/trainer.h): rank 0 prints and writes, and an error on any rank ends the job.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -15,6 +18,7 @@
 #include "at_ebm/train/train_config.h"
 #include "at_ebm/train/trainer.h"
 #include "engine/error.h"
+#include "nn/dist/distributed.h"
 #include "nn/models/model_config.h"
 #include "tools/commands.h"
 #include "tools/train_finish.h"
@@ -61,6 +65,8 @@ std::string read_text(const std::string& path) {
 extern "C" void on_interrupt(int) { at_ebm::Trainer::request_stop(); }
 
 int run_train(const TrainArgs& a) {
+  const std::shared_ptr<nn::Communicator> comm = nn::init_distributed();
+  const bool lead = comm->rank() == 0;
   json cfg_json;
   std::string out = a.out;
   // Everything up to a valid config is a usage problem (exit 2); what follows is a runtime one.
@@ -81,7 +87,11 @@ int run_train(const TrainArgs& a) {
         throw CLI::ValidationError("--preset/--config", "give exactly one of --preset NAME or --config FILE");
       if (!a.preset.empty()) {
         const at_ebm::Preset& p = at_ebm::find_preset(a.preset);
-        if (p.name == "toy2d") return run_toy2d_preset(a.out.empty() ? default_run_dir("toy2d") : a.out, a.overrides);
+        if (p.name == "toy2d") {
+          if (comm->size() > 1)
+            throw CLI::ValidationError("--preset", "the toy2d preset trains in one process; run it without mpirun");
+          return run_toy2d_preset(a.out.empty() ? default_run_dir("toy2d") : a.out, a.overrides);
+        }
         cfg_json = p.config;
         for (const auto& [field, example] : p.required) {
           bool given = false;
@@ -93,6 +103,7 @@ int run_train(const TrainArgs& a) {
         cfg_json = nn::parse_json(read_text(a.config_file), a.config_file);
       }
       if (out.empty()) out = default_run_dir(a.preset.empty() ? fs::path(a.config_file).stem().string() : a.preset);
+      out = comm->broadcast(out, 0);  // the ranks' clocks may name different seconds
     }
     for (const std::string& o : a.overrides) at_ebm::apply_override(cfg_json, o);
     at_ebm::train_config_from_json(cfg_json);  // validate now: a bad field is a usage error
@@ -103,14 +114,33 @@ int run_train(const TrainArgs& a) {
 
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
-  at_ebm::Trainer trainer(cfg, out, a.resume);
-  fmt::print("training {} in {} ({})\n", cfg.preset.empty() ? "a custom config" : "preset " + cfg.preset, out,
-             a.resume ? "resumed" : "new run");
-  std::fflush(stdout);  // before the progress lines on stderr, also when stdout is a pipe
-  const at_ebm::TrainResult r = trainer.run();
-  fmt::print("done: {} iterations, K = {}, {:.1f} s of training ({}); model: {}\n", r.iterations, r.k, r.seconds,
-             r.stop_reason, (fs::path(out) / "model.safetensors").string());
-  if (cfg.train.sample_at_end) write_end_of_run_samples(cfg, out);
+  try {
+    at_ebm::Trainer trainer(cfg, out, a.resume, {.comm = comm});
+    if (lead) {
+      fmt::print("training {} in {} ({}{})\n", cfg.preset.empty() ? "a custom config" : "preset " + cfg.preset, out,
+                 a.resume ? "resumed" : "new run",
+                 comm->size() > 1 ? fmt::format(", {} ranks over {}, global batch {}", comm->size(), comm->backend(),
+                                                cfg.data.batch_size * comm->size())
+                                  : "");
+      std::fflush(stdout);  // before the progress lines on stderr, also when stdout is a pipe
+    }
+    const at_ebm::TrainResult r = trainer.run();
+    if (lead) {
+      fmt::print("done: {} iterations, K = {}, {:.1f} s of training ({}); model: {}\n", r.iterations, r.k, r.seconds,
+                 r.stop_reason, (fs::path(out) / "model.safetensors").string());
+      if (comm->size() > 1)
+        fmt::print("gradient all-reduce: {:.3f} s in total, {:.2f} ms per iteration\n", r.allreduce_seconds,
+                   1e3 * r.allreduce_seconds / std::max<double>(1, static_cast<double>(r.iterations)));
+      if (cfg.train.sample_at_end) write_end_of_run_samples(cfg, out);
+    }
+  } catch (const atebm::Error& e) {
+    if (comm->size() == 1) throw;
+    // The other ranks wait in a collective this rank will never reach: end them all.
+    fmt::print(stderr, "atebm: error on rank {} of {}: {}\n", comm->rank(), comm->size(), e.what());
+    std::fflush(stderr);
+    comm->abort(1);
+    throw;
+  }
   return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/error.h"
 #include "engine/parallel.h"
+#include "nn/dist/grad_sync.h"
 #include "nn/io/model_file.h"
 #include "nn/models/model_config.h"
 #include "nn/optim/adam.h"
@@ -83,6 +84,47 @@ void check_model_input(const json& model, const std::vector<int64_t>& shape) {
                 model.at("dims").at(0).dump());
 }
 
+// Rank r's slice [r·m, (r+1)·m) of a global batch of N·m rows.
+Tensor shard_rows(const Tensor& global, int rank, int world) {
+  if (world == 1) return global;
+  const int64_t m = global.shape()[0] / world;
+  return contiguous(narrow(global, 0, static_cast<int64_t>(rank) * m, m));
+}
+
+// 64-bit values through a double collective, exactly: each as its two 32-bit halves.
+std::vector<double> split_u64(const std::vector<uint64_t>& v) {
+  std::vector<double> out;
+  for (uint64_t x : v) {
+    out.push_back(static_cast<double>(x >> 32));
+    out.push_back(static_cast<double>(x & 0xFFFFFFFFull));
+  }
+  return out;
+}
+std::vector<uint64_t> join_u64(const std::vector<double>& v) {
+  std::vector<uint64_t> out;
+  for (size_t i = 0; i + 1 < v.size(); i += 2)
+    out.push_back(static_cast<uint64_t>(v[i]) << 32 | static_cast<uint64_t>(v[i + 1]));
+  return out;
+}
+
+// FNV-1a over the bytes of every tensor of a state dict: equal on two ranks iff (up to hash
+// collisions) they hold bit-identical weights.
+uint64_t weights_hash(const nn::NamedTensors& state) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const auto& [name, t] : state) {
+    const Tensor c = contiguous(to(t, Device::cpu()));
+    const auto* p = static_cast<const unsigned char*>(c.raw_data());
+    const size_t n = static_cast<size_t>(c.numel()) * c.itemsize();
+    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  }
+  return h;
+}
+
+// The PGD / in-distribution attack stream of each rank: rank 0 keeps the single-process seed.
+uint64_t rank_seed(uint64_t seed, int rank) {
+  return rank == 0 ? seed : data::mix64(seed ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(rank)));
+}
+
 std::string format_duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
   const int64_t t = static_cast<int64_t>(s + 0.5);
@@ -95,34 +137,47 @@ struct Trainer::Impl {
   TrainConfig cfg;
   std::string dir;
   TrainerOptions opt;
+  std::shared_ptr<nn::Communicator> comm;
+  int rank = 0, world = 1;
   std::shared_ptr<nn::Module> model;
   nn::NamedTensors params;
   std::unique_ptr<nn::Optimizer> optimizer;
   nn::LrSchedule schedule;
   std::unique_ptr<data::Loader> data_loader, p0_loader;
   std::unique_ptr<LevelSchedule> levels;
+  std::unique_ptr<nn::GradientAverager> grad_sync;
   Generator gen;
   int64_t iteration = 0;
   double seconds = 0;
   int64_t last_checkpoint = -1;
   std::ofstream metrics;
   bool tty = false;
+  bool stop_agreed = false;  // some rank was asked to stop (agreed on by all ranks in step())
 
   Impl(TrainConfig c, std::string d, bool resume, TrainerOptions o)
-      : cfg(std::move(c)), dir(std::move(d)), opt(o), gen(cfg.train.seed) {
+      : cfg(std::move(c)),
+        dir(std::move(d)),
+        opt(std::move(o)),
+        comm(opt.comm ? opt.comm : nn::local_communicator()),
+        rank(comm->rank()),
+        world(comm->size()),
+        gen(rank_seed(cfg.train.seed, rank)) {
     if (cfg.train.threads > 0) set_num_threads(static_cast<int>(cfg.train.threads));
     check_model_input(cfg.model, cfg.data.shape);
     const fs::path state_path = fs::path(dir) / "state.safetensors";
-    if (!resume)
+    // Only rank 0 writes; the others read the same folder (a shared file system across nodes).
+    if (!resume && lead())
       ATEBM_CHECK(!fs::exists(state_path),
                   "run folder '{}' already holds a training state; pass --resume to continue it or choose a new --out",
                   dir);
-    fs::create_directories(dir);
+    if (lead()) fs::create_directories(dir);
 
     Generator init(cfg.train.seed);
     model = nn::build_model(cfg.model, init);
     model->eval();  // BatchNorm in evaluation mode throughout, as the paper trains
     params = model->named_parameters();
+    nn::broadcast_module(*comm, *model);  // identical start on every rank, however each built it
+    grad_sync = std::make_unique<nn::GradientAverager>(comm, params);
     make_optimizer();
     schedule = nn::LrSchedule::parse(cfg.optim.schedule, cfg.optim.lr);
 
@@ -137,13 +192,17 @@ struct Trainer::Impl {
         .window = cfg.attack.auc_window});
 
     if (resume) {
-      remove_stale_temporaries();
+      if (lead()) remove_stale_temporaries();
       restore(state_path.string());
     }
-    write_config();
-    open_metrics(resume);
+    if (lead()) {
+      write_config();
+      open_metrics(resume);
+    }
     tty = ::isatty(2) == 1;
   }
+
+  bool lead() const { return rank == 0; }
 
   void make_optimizer() {
     const OptimConfig& o = cfg.optim;
@@ -157,7 +216,7 @@ struct Trainer::Impl {
 
   std::unique_ptr<data::Loader> make_loader(data::DatasetPtr ds, const std::string& augment, uint64_t stream) {
     data::LoaderOptions lo;
-    lo.batch_size = cfg.data.batch_size;
+    lo.batch_size = cfg.data.batch_size * world;  // the global batch; step() keeps this rank's rows
     lo.shuffle = true;
     lo.drop_last = true;
     lo.seed = data::mix64(cfg.train.seed * 4 + stream);  // independent streams for p_data and p0
@@ -183,7 +242,14 @@ struct Trainer::Impl {
                       "write config.json");
   }
 
+  // Collective: every rank calls it at the same iteration (it gathers the generators); rank 0
+  // writes.
   void checkpoint() {
+    if (world > 1) check_ranks_agree();
+    const GeneratorState mine = gen.state();
+    const std::vector<double> all = comm->allgather(split_u64({mine.seed, mine.offset}));
+    last_checkpoint = iteration;
+    if (!lead()) return;
     // The log reaches the OS before the state that a resume trusts: every line up to this
     // iteration then survives a kill (a resume drops the lines after it).
     metrics.flush();
@@ -199,11 +265,30 @@ struct Trainer::Impl {
     const GeneratorState g = gen.state();
     s.rest.emplace_back("trainer.generator",
                         from_vector(std::vector<int64_t>{static_cast<int64_t>(g.seed), static_cast<int64_t>(g.offset)}, {2}, {.dtype = DType::Int64}));
-    s.info = {{"format", 1}, {"iteration", iteration}, {"k", levels->k()}};
-    // The state file is the resume point; the model file is a plain export of the same weights.
-    save_train_state((fs::path(dir) / "state.safetensors").string(), s, cfg.model);
+    if (world > 1) {
+      std::vector<int64_t> rank_gens;
+      for (uint64_t v : join_u64(all)) rank_gens.push_back(static_cast<int64_t>(v));
+      s.rest.emplace_back("trainer.world_size", int64_1(world));
+      s.rest.emplace_back("trainer.rank_generators", from_vector(rank_gens, {world, 2}, {.dtype = DType::Int64}));
+    }
+    s.info = {{"format", 1}, {"iteration", iteration}, {"k", levels->k()}, {"world_size", world}};
+    // The state file is the resume point, so it is written last: a kill between the two writes
+    // leaves a model newer than the state, and the resume redoes those iterations and rewrites
+    // both. (The other order left a stale model.safetensors behind when the kill hit the final
+    // checkpoint, since a resume with nothing left to do writes nothing.)
     nn::save_model((fs::path(dir) / "model.safetensors").string(), *model, cfg.model);
-    last_checkpoint = iteration;
+    save_train_state((fs::path(dir) / "state.safetensors").string(), s, cfg.model);
+  }
+
+  // Data parallelism keeps the ranks' weights identical by construction (same averaged gradient,
+  // same optimiser step); a checkpoint proves it before saving rank 0's copy for all of them.
+  void check_ranks_agree() {
+    const std::vector<uint64_t> hashes = join_u64(comm->allgather(split_u64({weights_hash(model->state_dict())})));
+    for (int r = 1; r < world; ++r)
+      ATEBM_CHECK(hashes[static_cast<size_t>(r)] == hashes[0],
+                  "data-parallel ranks diverged: rank {} holds different weights from rank 0 at iteration {} (a "
+                  "rank-dependent computation, or ranks running different builds)",
+                  r, iteration);
   }
 
   void restore(const std::string& path) {
@@ -219,10 +304,19 @@ struct Trainer::Impl {
     const Tensor& lv = find_tensor(s.rest, "trainer.levels", path);
     ATEBM_CHECK(lv.dtype() == DType::Float64 && lv.dim() == 1, "'{}': trainer.levels must be a float64 vector", path);
     levels->load_state(lv.to_vector<double>());
-    const Tensor& g = find_tensor(s.rest, "trainer.generator", path);
-    ATEBM_CHECK(g.dtype() == DType::Int64 && g.numel() == 2, "'{}': trainer.generator must be two int64", path);
+    int64_t saved_world = 1;
+    for (const auto& [name, t] : s.rest)
+      if (name == "trainer.world_size") saved_world = get_int64_1(t, name);
+    ATEBM_CHECK(saved_world == world,
+                "'{}' was written by a run of {} rank(s) and this run has {}: resume with the same number of "
+                "ranks (the global batch and every rank's random stream depend on it)",
+                path, saved_world, world);
+    const Tensor& g = world == 1 ? find_tensor(s.rest, "trainer.generator", path)
+                                 : find_tensor(s.rest, "trainer.rank_generators", path);
+    ATEBM_CHECK(g.dtype() == DType::Int64 && g.numel() == 2 * world, "'{}': the generator state must be {} int64",
+                path, 2 * world);
     const std::vector<int64_t> gv = g.to_vector<int64_t>();
-    gen.set_state({static_cast<uint64_t>(gv[0]), static_cast<uint64_t>(gv[1])});
+    gen.set_state({static_cast<uint64_t>(gv[2 * rank]), static_cast<uint64_t>(gv[2 * rank + 1])});
     last_checkpoint = iteration;
   }
 
@@ -264,12 +358,12 @@ struct Trainer::Impl {
 
     data::Batch real_batch = data_loader->next();
     data::Batch p0_batch = p0_loader->next();
-    const Tensor& x0 = p0_batch.images;
+    const Tensor x0 = shard_rows(p0_batch.images, rank, world);
     const PgdNorm norm = cfg.attack.norm == "linf" ? PgdNorm::Linf : PgdNorm::L2;
     Tensor fake = x0;
     if (k > 0)
       fake = pgd(f, x0, {.steps = k, .step_size = cfg.attack.step_size, .eps = cfg.attack.eps, .norm = norm}, params, gen);
-    Tensor real = real_batch.images;
+    Tensor real = shard_rows(real_batch.images, rank, world);
     if (cfg.indist_attack.steps > 0)
       real = pgd(f, real,
                  {.steps = cfg.indist_attack.steps, .step_size = cfg.indist_attack.step_size,
@@ -279,31 +373,49 @@ struct Trainer::Impl {
     const int64_t every = cfg.loss.r1_interval;
     const bool r1_now = cfg.loss.r1_weight > 0 && iteration % every == 0;
     LossTerms t = adversarial_loss(f, real, fake, cfg.loss.r1_weight * static_cast<double>(every), r1_now);
-    const double loss = t.loss.item();
+    // The loss of the global batch: the mean of the ranks' shard means (every rank sees the same
+    // value, so a divergence stops every rank at once).
+    const double inv_world = 1.0 / static_cast<double>(world);
+    const std::vector<double> terms =
+        comm->allreduce_sum(std::vector<double>{t.loss.item(), t.bce.item(), t.r1.defined() ? t.r1.item() : 0.0});
+    const double loss = terms[0] * inv_world, bce = terms[1] * inv_world, r1 = terms[2] * inv_world;
     ATEBM_CHECK(std::isfinite(loss), "training diverged at iteration {}: the loss is {} (bce {}, r1 {}); {}",
-                iteration + 1, loss, t.bce.item(), t.r1.defined() ? t.r1.item() : 0.0, checkpoint_status());
+                iteration + 1, loss, bce, r1, checkpoint_status());
     optimizer->zero_grad();
     backward(t.loss);
+    grad_sync->average();
     optimizer->step();
     for (const auto& [name, p] : params)
       ATEBM_CHECK(all_finite(p), "training diverged at iteration {}: parameter {} holds NaN or Inf after the update; {}",
                   iteration + 1, name, checkpoint_status());
 
     // Metrics of this batch (no graph needed).
+    // Metrics of this batch (no graph needed), over the global batch: logits of every rank.
     NoGradGuard ng;
-    const std::vector<double> lr_real = values(t.logits_real), lr_fake = values(t.logits_fake);
-    const std::vector<double> lr_clean = k > 0 ? values(f(x0)) : lr_fake;
+    const std::vector<double> lr_real = comm->allgather(values(t.logits_real));
+    const std::vector<double> lr_fake = comm->allgather(values(t.logits_fake));
+    const std::vector<double> lr_clean = k > 0 ? comm->allgather(values(f(x0))) : lr_fake;
     const double adv_auc = roc_auc(lr_real, lr_fake);
     const double clean_auc = roc_auc(lr_real, lr_clean);
-    const double dist = k > 0 ? mean(l2_norm_per_sample(sub(fake, x0))).item() : 0.0;
+    const double local_dist = k > 0 ? mean(l2_norm_per_sample(sub(fake, x0))).item() : 0.0;
     levels->record(adv_auc);
     ++iteration;
-    seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+    // Rank 0's clock is the run's clock (max_seconds, logs), and a stop request on any rank
+    // (Ctrl-C reaches them all under mpirun, but not necessarily in the same iteration) stops
+    // every rank after this iteration.
+    const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    const std::vector<double> shared = comm->allgather({local_dist, elapsed, g_stop_requested.load() ? 1.0 : 0.0});
+    double dist = 0;
+    for (int r = 0; r < world; ++r) {
+      dist += shared[3 * r] * inv_world;
+      stop_agreed = stop_agreed || shared[3 * r + 2] != 0;
+    }
+    seconds += shared[1];
     return nlohmann::ordered_json{{"iter", iteration},
             {"K", k},
             {"loss", loss},
-            {"bce", t.bce.item()},
-            {"r1", t.r1.defined() ? nlohmann::ordered_json(t.r1.item()) : nlohmann::ordered_json(nullptr)},
+            {"bce", bce},
+            {"r1", t.r1.defined() ? nlohmann::ordered_json(r1) : nlohmann::ordered_json(nullptr)},
             {"adv_auc", adv_auc},
             {"clean_auc", clean_auc},
             {"auc_window", levels->window_mean()},
@@ -333,7 +445,7 @@ struct Trainer::Impl {
   }
 
   bool should_stop(std::string& reason) const {
-    if (g_stop_requested.load()) reason = "stopped";
+    if (stop_agreed || (world == 1 && g_stop_requested.load())) reason = "stopped";
     else if (cfg.train.max_iters > 0 && iteration >= cfg.train.max_iters) reason = "max_iters";
     else if (cfg.train.max_seconds > 0 && seconds >= cfg.train.max_seconds) reason = "max_seconds";
     return !reason.empty();
@@ -345,15 +457,18 @@ struct Trainer::Impl {
     const double start_seconds = seconds;
     while (!should_stop(r.stop_reason)) {
       const nlohmann::ordered_json m = step();
-      metrics << m.dump() << '\n' << std::flush;  // readable while training (tail -f)
-      show_progress(m, start_iter, start_seconds);
+      if (lead()) {
+        metrics << m.dump() << '\n' << std::flush;  // readable while training (tail -f)
+        show_progress(m, start_iter, start_seconds);
+      }
       if (iteration % cfg.train.checkpoint_every == 0) checkpoint();
     }
-    if (tty && opt.progress) fmt::print(stderr, "\n");
+    if (tty && opt.progress && lead()) fmt::print(stderr, "\n");
     if (last_checkpoint != iteration) checkpoint();
     r.iterations = iteration;
     r.k = levels->k();
     r.seconds = seconds;
+    r.allreduce_seconds = grad_sync->stats().total_seconds;
     return r;
   }
 };

@@ -13,11 +13,22 @@
 // data positions and random streams.
 // A non-finite loss or parameter stops training with an error naming the iteration; nothing is
 // written after it, so the last checkpoint stays as it was.
+//
+// Data parallel (TrainerOptions::comm with N ranks, e.g. under mpirun): data.batch_size is the
+// per-rank batch m, the global batch is N·m. Every rank's loaders produce the same global batch
+// sequence (same seeds) and each rank keeps its own slice of m rows of every p_data and p0
+// batch; PGD, the loss and the R1 double backward run locally; the parameter gradients are then
+// averaged over ranks (nn/dist/grad_sync.h), so all ranks step identically. The metrics (loss,
+// AUCs from every rank's logits, distances) and therefore the K-level decisions are computed
+// from all ranks' values, so every rank switches K at the same iteration. Rank 0 alone writes
+// config.json, metrics.jsonl, checkpoints and progress; the state file holds every rank's
+// generator, and a resume needs the same number of ranks.
 #include <atomic>
 #include <memory>
 #include <string>
 
 #include "at_ebm/train/train_config.h"
+#include "nn/dist/communicator.h"
 
 namespace atebm::at_ebm {
 
@@ -26,12 +37,15 @@ struct TrainResult {
   int64_t k = 0;            // K at the end
   double seconds = 0;       // training time, including before a resume
   std::string stop_reason;  // "max_iters", "max_seconds", "stopped"
+  double allreduce_seconds = 0;  // this run's time in gradient all-reduce (0 for one rank)
   std::string samples_png;  // where the end-of-run sample grid went ("" if none)
 };
 
 struct TrainerOptions {
   /// Progress on stderr: a live line when stderr is a terminal, else a line every log_every.
   bool progress = true;
+  /// The data-parallel job this trainer is one rank of; null: single process.
+  std::shared_ptr<nn::Communicator> comm;
 };
 
 class Trainer {

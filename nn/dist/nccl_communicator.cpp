@@ -1,0 +1,85 @@
+#include "nn/dist/nccl_communicator.h"
+
+#include "engine/error.h"
+
+#ifdef ATEBM_WITH_NCCL
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include "engine/cuda/stream.h"
+
+#define ATEBM_NCCL_CHECK(call)                                                                  \
+  do {                                                                                          \
+    const ncclResult_t atebm_nccl_err_ = (call);                                                \
+    if (atebm_nccl_err_ != ncclSuccess) {                                                       \
+      throw ::atebm::Error(::fmt::format("NCCL error: {} failed: {} at {}:{}", #call,           \
+                                         ncclGetErrorString(atebm_nccl_err_), __FILE__, __LINE__)); \
+    }                                                                                           \
+  } while (0)
+
+namespace atebm::nn {
+namespace {
+
+ncclDataType_t nccl_type(const Tensor& t, const char* op) {
+  switch (t.dtype()) {
+    case DType::Float32: return ncclFloat32;
+    case DType::Float64: return ncclFloat64;
+    case DType::Int64: return ncclInt64;
+    default: ATEBM_FAIL("{} (nccl): expected a float32, float64 or int64 tensor, got {}", op, dtype_name(t.dtype()));
+  }
+}
+
+class Nccl final : public NcclCommunicator {
+ public:
+  Nccl(int rank, int size, const std::function<void(void*, size_t)>& broadcast_from_rank0) {
+    ATEBM_CHECK(cudaGetDevice(&device_) == cudaSuccess, "NCCL: no current CUDA device");
+    ncclUniqueId id;
+    if (rank == 0) ATEBM_NCCL_CHECK(ncclGetUniqueId(&id));
+    broadcast_from_rank0(&id, sizeof id);
+    ATEBM_NCCL_CHECK(ncclCommInitRank(&comm_, size, id, rank));
+  }
+  ~Nccl() override { ncclCommDestroy(comm_); }
+
+  void allreduce_sum(const Tensor& t) override {
+    check(t, "allreduce_sum");
+    ATEBM_NCCL_CHECK(ncclAllReduce(t.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()),
+                                   nccl_type(t, "allreduce_sum"), ncclSum, comm_, cuda::current_stream()));
+  }
+
+  void broadcast(const Tensor& t, int root) override {
+    check(t, "broadcast");
+    ATEBM_NCCL_CHECK(ncclBroadcast(t.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()),
+                                   nccl_type(t, "broadcast"), root, comm_, cuda::current_stream()));
+  }
+
+ private:
+  void check(const Tensor& t, const char* op) const {
+    ATEBM_CHECK(t.device().is_cuda() && t.device().index == device_,
+                "{} (nccl): this rank's NCCL communicator lives on cuda:{}, the tensor on {}", op, device_, t.device());
+  }
+
+  ncclComm_t comm_ = nullptr;
+  int device_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<NcclCommunicator> make_nccl_communicator(int rank, int size,
+                                                         const std::function<void(void*, size_t)>& broadcast_from_rank0) {
+  return std::make_unique<Nccl>(rank, size, broadcast_from_rank0);
+}
+
+}  // namespace atebm::nn
+
+#else  // !ATEBM_WITH_NCCL
+
+namespace atebm::nn {
+
+std::unique_ptr<NcclCommunicator> make_nccl_communicator(int, int, const std::function<void(void*, size_t)>&) {
+  ATEBM_FAIL("all-reducing CUDA tensors needs NCCL, and atebm was built without it (needs the CUDA backend, "
+             "NCCL and MPI)");
+}
+
+}  // namespace atebm::nn
+
+#endif
