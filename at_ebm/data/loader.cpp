@@ -18,6 +18,13 @@ Loader::Loader(DatasetPtr dataset, LoaderOptions options) : dataset_(std::move(d
   batches_per_epoch_ = opt_.drop_last ? n_ / opt_.batch_size : (n_ + opt_.batch_size - 1) / opt_.batch_size;
   ATEBM_CHECK(batches_per_epoch_ >= 1, "Loader({}): {} images are fewer than one batch of {} (drop_last)",
               dataset_->name(), n_, opt_.batch_size);
+  ATEBM_CHECK(opt_.shard_count >= 1 && opt_.shard_index >= 0 && opt_.shard_index < opt_.shard_count,
+              "Loader({}): shard_index {} is outside [0, shard_count = {})", dataset_->name(), opt_.shard_index,
+              opt_.shard_count);
+  if (opt_.shard_count > 1)
+    ATEBM_CHECK(opt_.drop_last && opt_.batch_size % opt_.shard_count == 0,
+                "Loader({}): sharding needs drop_last and a batch_size ({}) divisible by shard_count ({})",
+                dataset_->name(), opt_.batch_size, opt_.shard_count);
   if (opt_.pin_memory) check_pinned_memory_available(fmt::format("Loader({}): pin_memory", dataset_->name()));
   state_.seed = opt_.seed;
   start_workers();
@@ -97,13 +104,16 @@ Loader::Result Loader::build(const Task& t) const {
     const int64_t per = s.numel();
     // Fresh tensors for every batch (never a recycled buffer): an upload of an earlier batch may
     // still be reading its pinned memory (engine/pinned.h).
-    Tensor images = empty({t.count, s.c, s.h, s.w}, {.pinned = opt_.pin_memory});
-    Tensor labels = empty({t.count}, {.dtype = DType::Int64, .pinned = opt_.pin_memory});
+    // This shard's rows of the batch: positions first .. first + rows of the epoch.
+    const int64_t rows = t.count / opt_.shard_count;
+    const int64_t first = t.position + opt_.shard_index * rows;
+    Tensor images = empty({rows, s.c, s.h, s.w}, {.pinned = opt_.pin_memory});
+    Tensor labels = empty({rows}, {.dtype = DType::Int64, .pinned = opt_.pin_memory});
     float* img = images.data<float>();
     int64_t* lab = labels.data<int64_t>();
     std::vector<float> scratch(opt_.augment.any() ? static_cast<size_t>(per) : 0);
-    for (int64_t b = 0; b < t.count; ++b) {
-      const int64_t k = t.position + b;
+    for (int64_t b = 0; b < rows; ++b) {
+      const int64_t k = first + b;
       const int64_t idx = t.order ? (*t.order)[static_cast<size_t>(k)] : k;
       float* out = img + b * per;
       lab[b] = dataset_->get_into(idx, out);

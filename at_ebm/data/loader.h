@@ -43,6 +43,13 @@ struct LoaderOptions {
   int num_workers = 2;  // background threads; 0 builds each batch on the calling thread
   int prefetch = 4;     // at most this many batches built ahead of the consumer
   bool pin_memory = false;  // batches in pinned host memory (needs the CUDA backend and a GPU)
+  // Data parallelism: of every batch of batch_size (the GLOBAL batch), build and return only
+  // rows [shard_index·b, (shard_index+1)·b) with b = batch_size / shard_count. Every rank's loader
+  // has the same options and seed apart from shard_index, so the shards are disjoint and together
+  // form exactly the batch one unsharded loader returns (same samples, same augmentation draws);
+  // state() is the same on every rank. Needs drop_last and shard_count dividing batch_size.
+  int64_t shard_count = 1;
+  int64_t shard_index = 0;
 };
 
 /// Where a loader stands: the next batch next() returns starts at `position` of epoch `epoch`.
@@ -55,6 +62,7 @@ struct LoaderState {
 
 struct Batch {
   Tensor images;  // [B, C, H, W] float32 on the CPU, values in [0, 1]; pinned with pin_memory
+                  // (B = batch_size / shard_count rows: this shard's part of the batch)
   Tensor labels;  // [B] int64; -1 where the dataset has no labels; pinned with pin_memory
   int64_t epoch = 0;
   int64_t position = 0;  // position of its first sample in the epoch

@@ -84,13 +84,6 @@ void check_model_input(const json& model, const std::vector<int64_t>& shape) {
                 model.at("dims").at(0).dump());
 }
 
-// Rank r's slice [r·m, (r+1)·m) of a global batch of N·m rows.
-Tensor shard_rows(const Tensor& global, int rank, int world) {
-  if (world == 1) return global;
-  const int64_t m = global.shape()[0] / world;
-  return contiguous(narrow(global, 0, static_cast<int64_t>(rank) * m, m));
-}
-
 // 64-bit values through a double collective, exactly: each as its two 32-bit halves.
 std::vector<double> split_u64(const std::vector<uint64_t>& v) {
   std::vector<double> out;
@@ -216,7 +209,9 @@ struct Trainer::Impl {
 
   std::unique_ptr<data::Loader> make_loader(data::DatasetPtr ds, const std::string& augment, uint64_t stream) {
     data::LoaderOptions lo;
-    lo.batch_size = cfg.data.batch_size * world;  // the global batch; step() keeps this rank's rows
+    lo.batch_size = cfg.data.batch_size * world;  // the global batch, of which this rank gets its rows
+    lo.shard_count = world;
+    lo.shard_index = rank;
     lo.shuffle = true;
     lo.drop_last = true;
     lo.seed = data::mix64(cfg.train.seed * 4 + stream);  // independent streams for p_data and p0
@@ -358,12 +353,12 @@ struct Trainer::Impl {
 
     data::Batch real_batch = data_loader->next();
     data::Batch p0_batch = p0_loader->next();
-    const Tensor x0 = shard_rows(p0_batch.images, rank, world);
+    const Tensor& x0 = p0_batch.images;
     const PgdNorm norm = cfg.attack.norm == "linf" ? PgdNorm::Linf : PgdNorm::L2;
     Tensor fake = x0;
     if (k > 0)
       fake = pgd(f, x0, {.steps = k, .step_size = cfg.attack.step_size, .eps = cfg.attack.eps, .norm = norm}, params, gen);
-    Tensor real = shard_rows(real_batch.images, rank, world);
+    Tensor real = real_batch.images;
     if (cfg.indist_attack.steps > 0)
       real = pgd(f, real,
                  {.steps = cfg.indist_attack.steps, .step_size = cfg.indist_attack.step_size,

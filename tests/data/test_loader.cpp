@@ -185,3 +185,42 @@ TEST(Loader, CyclesARealDataset) {
     EXPECT_EQ(b.epoch, i / 2);  // 2 full batches per epoch (drop_last)
   }
 }
+
+// Data parallelism: the shards of a global batch are disjoint, together form exactly the batch
+// (same samples, same augmentation) an unsharded loader returns, and share its state.
+TEST(Loader, ShardsTogetherFormTheUnshardedBatch) {
+  auto ds = std::make_shared<IndexDataset>(30);
+  Loader whole(ds, opts(2));
+  LoaderOptions o0 = opts(1), o1 = opts(0);  // the thread count never changes a batch
+  o0.shard_count = o1.shard_count = 2;
+  o1.shard_index = 1;
+  Loader s0(ds, o0), s1(ds, o1);
+  for (int i = 0; i < 7; ++i) {  // across an epoch boundary
+    const Batch w = whole.next(), a = s0.next(), b = s1.next();
+    ASSERT_EQ(a.images.shape(), (Shape{4, 2, 6, 6}));
+    std::vector<float> joined = a.images.to_vector<float>();
+    const std::vector<float> second = b.images.to_vector<float>();
+    joined.insert(joined.end(), second.begin(), second.end());
+    EXPECT_EQ(joined, w.images.to_vector<float>()) << "batch " << i;
+    std::vector<int64_t> labels = a.labels.to_vector<int64_t>();
+    const std::vector<int64_t> lb = b.labels.to_vector<int64_t>();
+    labels.insert(labels.end(), lb.begin(), lb.end());
+    EXPECT_EQ(labels, w.labels.to_vector<int64_t>()) << "batch " << i;
+    EXPECT_EQ(a.position, w.position);
+    EXPECT_EQ(s0.state(), whole.state());
+    EXPECT_EQ(s1.state(), whole.state());
+  }
+}
+
+TEST(Loader, RejectsShardsThatDoNotDivideTheBatch) {
+  auto ds = std::make_shared<IndexDataset>(30);
+  LoaderOptions o = opts(0);
+  o.shard_count = 3;  // 8 rows do not split in 3
+  expect_error([&] { Loader l(ds, o); }, {"batch_size (8) divisible by shard_count (3)"});
+  o.shard_count = 2;
+  o.shard_index = 2;
+  expect_error([&] { Loader l(ds, o); }, {"shard_index 2 is outside [0, shard_count = 2)"});
+  o.shard_index = 0;
+  o.drop_last = false;
+  expect_error([&] { Loader l(ds, o); }, {"sharding needs drop_last"});
+}
