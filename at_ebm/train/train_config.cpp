@@ -123,6 +123,15 @@ void validate(const TrainConfig& c) {
   check(c.train.max_iters >= 0, "train.max_iters", "a non-negative integer (0: no limit)", c.train.max_iters);
   check(c.train.max_seconds >= 0, "train.max_seconds", "a non-negative number (0: no limit)", c.train.max_seconds);
   check(c.train.threads >= 0, "train.threads", "a non-negative integer (0: default)", c.train.threads);
+  check(c.train.device == "cpu" || c.train.device == "cuda" || c.train.device.rfind("cuda:", 0) == 0, "train.device",
+        "\"cpu\", \"cuda\" or \"cuda:N\"", c.train.device);
+  if (c.train.device.rfind("cuda:", 0) == 0) {
+    try {
+      (void)Device::parse(c.train.device);
+    } catch (const Error&) {
+      check(false, "train.device", "\"cpu\", \"cuda\" or \"cuda:N\"", c.train.device);
+    }
+  }
   check(c.train.checkpoint_every > 0, "train.checkpoint_every", "a positive integer", c.train.checkpoint_every);
   check(c.train.log_every > 0, "train.log_every", "a positive integer", c.train.log_every);
   check(c.sample.steps >= 0, "sample.steps", "a non-negative integer", c.sample.steps);
@@ -209,6 +218,7 @@ TrainConfig train_config_from_json(const json& j) {
     s.get("max_seconds", c.train.max_seconds);
     s.get("seed", c.train.seed);
     s.get("threads", c.train.threads);
+    s.get("device", c.train.device);
     s.get("checkpoint_every", c.train.checkpoint_every);
     s.get("log_every", c.train.log_every);
     s.get("sample_at_end", c.train.sample_at_end);
@@ -248,6 +258,7 @@ json train_config_to_json(const TrainConfig& c) {
                 {"schedule", c.optim.schedule}};
   j["train"] = {{"max_iters", c.train.max_iters},         {"max_seconds", c.train.max_seconds},
                 {"seed", c.train.seed},                   {"threads", c.train.threads},
+                {"device", c.train.device},
                 {"checkpoint_every", c.train.checkpoint_every}, {"log_every", c.train.log_every},
                 {"sample_at_end", c.train.sample_at_end}};
   j["sample"] = {{"steps", c.sample.steps}, {"step_size", c.sample.step_size}, {"n", c.sample.n},

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -84,6 +85,24 @@ void check_model_input(const json& model, const std::vector<int64_t>& shape) {
                 model.at("dims").at(0).dump());
 }
 
+// The rank's training device: "cuda" under MPI means one GPU per rank, cuda:LOCAL_RANK (the rank's
+// index on its node, from the launcher's environment; the global rank when none is set).
+Device training_device(const std::string& spec, int rank) {
+  if (spec != "cuda") return Device::parse(spec);
+  int local = rank;
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID", "LOCAL_RANK"})
+    if (const char* v = std::getenv(var); v != nullptr && *v != '\0') {
+      local = std::atoi(v);
+      break;
+    }
+  const int count = cuda_device_count();
+  ATEBM_CHECK(count > 0, "train.device = cuda, but no CUDA device is visible{}",
+              cuda_built() ? "" : " (atebm was built without the CUDA backend)");
+  ATEBM_CHECK(local < count, "train.device = cuda: rank {} would use cuda:{}, but this node has {} GPU(s); start at "
+              "most one rank per GPU", rank, local, count);
+  return Device::cuda(local);
+}
+
 // 64-bit values through a double collective, exactly: each as its two 32-bit halves.
 std::vector<double> split_u64(const std::vector<uint64_t>& v) {
   std::vector<double> out;
@@ -132,6 +151,7 @@ struct Trainer::Impl {
   TrainerOptions opt;
   std::shared_ptr<nn::Communicator> comm;
   int rank = 0, world = 1;
+  Device device;
   std::shared_ptr<nn::Module> model;
   nn::NamedTensors params;
   std::unique_ptr<nn::Optimizer> optimizer;
@@ -154,6 +174,7 @@ struct Trainer::Impl {
         comm(opt.comm ? opt.comm : nn::local_communicator()),
         rank(comm->rank()),
         world(comm->size()),
+        device(training_device(cfg.train.device, rank)),
         gen(rank_seed(cfg.train.seed, rank)) {
     if (cfg.train.threads > 0) set_num_threads(static_cast<int>(cfg.train.threads));
     check_model_input(cfg.model, cfg.data.shape);
@@ -168,6 +189,7 @@ struct Trainer::Impl {
     Generator init(cfg.train.seed);
     model = nn::build_model(cfg.model, init);
     model->eval();  // BatchNorm in evaluation mode throughout, as the paper trains
+    model->to(device);
     params = model->named_parameters();
     nn::broadcast_module(*comm, *model);  // identical start on every rank, however each built it
     grad_sync = std::make_unique<nn::GradientAverager>(comm, params);
@@ -217,6 +239,7 @@ struct Trainer::Impl {
     lo.seed = data::mix64(cfg.train.seed * 4 + stream);  // independent streams for p_data and p0
     lo.augment = data::parse_augment(augment);
     lo.num_workers = static_cast<int>(cfg.data.workers);
+    lo.pin_memory = device.is_cuda();  // batches upload by DMA from page-locked memory
     return std::make_unique<data::Loader>(std::move(ds), lo);
   }
 
@@ -353,12 +376,12 @@ struct Trainer::Impl {
 
     data::Batch real_batch = data_loader->next();
     data::Batch p0_batch = p0_loader->next();
-    const Tensor& x0 = p0_batch.images;
+    const Tensor x0 = to(p0_batch.images, device);
     const PgdNorm norm = cfg.attack.norm == "linf" ? PgdNorm::Linf : PgdNorm::L2;
     Tensor fake = x0;
     if (k > 0)
       fake = pgd(f, x0, {.steps = k, .step_size = cfg.attack.step_size, .eps = cfg.attack.eps, .norm = norm}, params, gen);
-    Tensor real = real_batch.images;
+    Tensor real = to(real_batch.images, device);
     if (cfg.indist_attack.steps > 0)
       real = pgd(f, real,
                  {.steps = cfg.indist_attack.steps, .step_size = cfg.indist_attack.step_size,

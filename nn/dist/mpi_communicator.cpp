@@ -112,7 +112,7 @@ class MpiCommunicator final : public Communicator {
   std::unique_ptr<CollectiveRequest> allreduce_sum_async(const Tensor& t) override {
     check_buffer(t, "allreduce_sum");
     if (t.device().is_cuda()) {
-      nccl().allreduce_sum(t);  // queued on the engine's stream: ordered with what reads t next
+      nccl(t).allreduce_sum(t);  // queued on the engine's stream: ordered with what reads t next
       return std::make_unique<DoneRequest>();
     }
     const MPI_Datatype type = mpi_type(t, "allreduce_sum");
@@ -144,7 +144,7 @@ class MpiCommunicator final : public Communicator {
     check_buffer(t, "broadcast");
     ATEBM_CHECK(root >= 0 && root < size_, "broadcast: root {} out of range for {} ranks", root, size_);
     if (t.device().is_cuda()) {
-      nccl().broadcast(t, root);
+      nccl(t).broadcast(t, root);
       return;
     }
     const MPI_Datatype type = mpi_type(t, "broadcast");
@@ -166,9 +166,10 @@ class MpiCommunicator final : public Communicator {
   void abort(int code) override { MPI_Abort(comm_, code); }
 
  private:
-  NcclCommunicator& nccl() {
+  // Collective: the first CUDA collective creates it on every rank at once.
+  NcclCommunicator& nccl(const Tensor& t) {
     if (!nccl_) {
-      nccl_ = make_nccl_communicator(rank_, size_, [this](void* data, size_t bytes) {
+      nccl_ = make_nccl_communicator(rank_, size_, t.device().index, [this](void* data, size_t bytes) {
         ATEBM_CHECK(bytes <= INT_MAX, "NCCL id of {} bytes", bytes);
         ATEBM_MPI_CHECK(MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, 0, comm_));
       });

@@ -31,8 +31,12 @@ ncclDataType_t nccl_type(const Tensor& t, const char* op) {
 
 class Nccl final : public NcclCommunicator {
  public:
-  Nccl(int rank, int size, const std::function<void(void*, size_t)>& broadcast_from_rank0) {
-    ATEBM_CHECK(cudaGetDevice(&device_) == cudaSuccess, "NCCL: no current CUDA device");
+  Nccl(int rank, int size, int device, const std::function<void(void*, size_t)>& broadcast_from_rank0)
+      : device_(device) {
+    // NCCL binds a communicator to the device current at ncclCommInitRank; with one rank per GPU
+    // that device stays current for the whole process.
+    const cudaError_t e = cudaSetDevice(device_);
+    ATEBM_CHECK(e == cudaSuccess, "NCCL: cannot make cuda:{} current: {}", device_, cudaGetErrorString(e));
     ncclUniqueId id;
     if (rank == 0) ATEBM_NCCL_CHECK(ncclGetUniqueId(&id));
     broadcast_from_rank0(&id, sizeof id);
@@ -64,9 +68,9 @@ class Nccl final : public NcclCommunicator {
 
 }  // namespace
 
-std::unique_ptr<NcclCommunicator> make_nccl_communicator(int rank, int size,
+std::unique_ptr<NcclCommunicator> make_nccl_communicator(int rank, int size, int device,
                                                          const std::function<void(void*, size_t)>& broadcast_from_rank0) {
-  return std::make_unique<Nccl>(rank, size, broadcast_from_rank0);
+  return std::make_unique<Nccl>(rank, size, device, broadcast_from_rank0);
 }
 
 }  // namespace atebm::nn
@@ -75,7 +79,7 @@ std::unique_ptr<NcclCommunicator> make_nccl_communicator(int rank, int size,
 
 namespace atebm::nn {
 
-std::unique_ptr<NcclCommunicator> make_nccl_communicator(int, int, const std::function<void(void*, size_t)>&) {
+std::unique_ptr<NcclCommunicator> make_nccl_communicator(int, int, int, const std::function<void(void*, size_t)>&) {
   ATEBM_FAIL("all-reducing CUDA tensors needs NCCL, and atebm was built without it (needs the CUDA backend, "
              "NCCL and MPI)");
 }

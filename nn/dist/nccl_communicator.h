@@ -1,7 +1,7 @@
 #pragma once
 // NCCL collectives on CUDA tensors, for the MPI communicator (nn/dist/mpi_communicator.h).
-// One rank per GPU: each rank joins with the CUDA device current when the communicator is made
-// (the trainer makes cuda:local_rank current first). The collectives are queued on the engine's
+// One rank per GPU: each rank joins with the device of the first CUDA tensor it all-reduces or
+// broadcasts (the trainer's cuda:LOCAL_RANK), and every later tensor must live there too. The collectives are queued on the engine's
 // compute stream (engine/cuda/stream.h), so they are ordered with the kernels that produce and
 // consume the buffers, without a host synchronisation.
 // Built with ATEBM_WITH_NCCL (CUDA + NCCL + MPI); otherwise make_nccl_communicator throws.
@@ -24,6 +24,6 @@ class NcclCommunicator {
 /// `broadcast_from_rank0(data, bytes)` must copy rank 0's bytes to every rank (MPI_Bcast): it
 /// carries NCCL's unique id.
 std::unique_ptr<NcclCommunicator> make_nccl_communicator(
-    int rank, int size, const std::function<void(void* data, size_t bytes)>& broadcast_from_rank0);
+    int rank, int size, int device, const std::function<void(void* data, size_t bytes)>& broadcast_from_rank0);
 
 }  // namespace atebm::nn

@@ -16,6 +16,7 @@
 #include <random>
 #include <thread>
 
+#include "engine/device.h"
 #include "tools/tool_test_util.h"
 
 extern char** environ;
@@ -129,5 +130,8 @@ TEST(TrainCli, UsageErrorsExitWithTwoAndOneLine) {
   check({"train", "--preset", "cifar10"}, 2);                                  // needs the user's data paths
   check({"train", "--resume", "--out", dir + "/nothing-here"}, 2);
   check({"train", "--config", cfg, "--out", dir + "/r", "data.train=idx:/no/such/file"}, 1);  // runtime: missing data
+  check({"train", "--config", cfg, "--out", dir + "/r", "train.device=gpu"}, 2);               // not a device
+  if (!atebm::cuda_built() || atebm::cuda_device_count() == 0)
+    check({"train", "--config", cfg, "--out", dir + "/r2", "train.device=cuda"}, 1);          // runtime: no GPU here
   fs::remove_all(dir);
 }
