@@ -1,7 +1,11 @@
 #include "ops/conv.h"
 
+#include "engine/backend.h"
 #include "ops/cpu/conv_cpu.h"
+#include "ops/cuda/conv_cudnn_cuda.h"
+#include "ops/cuda/conv_implicit_gemm_cuda.h"
 #include "ops/detail.h"
+#include "ops/math_mode.h"
 #include "ops/reduce.h"
 
 namespace atebm {
@@ -70,36 +74,65 @@ const T* ptr(const Tensor& t) {
 
 // ---- raw (no history) ----
 
+#ifdef ATEBM_WITH_CUDA
+// The CUDA kernels (ops/cuda/conv_cudnn_cuda.h, conv_implicit_gemm_cuda.h) on dense tensors.
+// Forward runs the hand-written implicit GEMM instead of cuDNN when conv_algo() asks for it.
+template <typename T>
+void forward_cuda(const cpu::Conv2dGeometry& geo, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) {
+  if (conv_algo() == ConvAlgo::ImplicitGemm)
+    cuda::conv2d_forward_implicit_gemm<T>(geo, x.data<T>(), w.data<T>(), ptr<T>(b), y.data<T>());
+  else
+    cuda::conv2d_forward_cudnn<T>(geo, x.data<T>(), w.data<T>(), ptr<T>(b), y.data<T>());
+}
+#endif
+
 Tensor forward_raw(const cpu::Conv2dGeometry& geo, const Tensor& x, const Tensor& w, const Tensor& b) {
   Tensor y = detail::new_like(x, output_shape(geo));
-  if (!x.device().is_cpu()) detail::no_cuda_kernel("conv2d");
   const Tensor xc = dense(x), wc = dense(w), bc = b.defined() ? dense(b) : Tensor();
-  if (x.dtype() == DType::Float32)
+  if (x.device().is_cuda()) {
+    ATEBM_CUDA_CALL("conv2d", x.dtype() == DType::Float32 ? forward_cuda<float>(geo, xc, wc, bc, y)
+                                                          : forward_cuda<double>(geo, xc, wc, bc, y));
+  } else if (x.dtype() == DType::Float32) {
     cpu::conv2d_forward_cpu<float>(geo, xc.data<float>(), wc.data<float>(), ptr<float>(bc), y.data<float>());
-  else
+  } else {
     cpu::conv2d_forward_cpu<double>(geo, xc.data<double>(), wc.data<double>(), ptr<double>(bc), y.data<double>());
+  }
   return y;
 }
 
 Tensor grad_input_raw(const cpu::Conv2dGeometry& geo, const Tensor& g, const Tensor& w) {
   Tensor dx = detail::new_like(g, {geo.n, geo.c_in, geo.h, geo.w});
-  if (!g.device().is_cpu()) detail::no_cuda_kernel("conv2d_grad_input");
   const Tensor gc = dense(g), wc = dense(w);
-  if (g.dtype() == DType::Float32)
+  if (g.device().is_cuda()) {
+    ATEBM_CUDA_CALL("conv2d_grad_input",
+                    g.dtype() == DType::Float32
+                        ? cuda::conv2d_grad_input_cudnn<float>(geo, gc.data<float>(), wc.data<float>(),
+                                                               dx.data<float>())
+                        : cuda::conv2d_grad_input_cudnn<double>(geo, gc.data<double>(), wc.data<double>(),
+                                                                dx.data<double>()));
+  } else if (g.dtype() == DType::Float32) {
     cpu::conv2d_grad_input_cpu<float>(geo, gc.data<float>(), wc.data<float>(), dx.data<float>());
-  else
+  } else {
     cpu::conv2d_grad_input_cpu<double>(geo, gc.data<double>(), wc.data<double>(), dx.data<double>());
+  }
   return dx;
 }
 
 Tensor grad_weight_raw(const cpu::Conv2dGeometry& geo, const Tensor& x, const Tensor& g) {
   Tensor dw = detail::new_like(x, {geo.c_out, geo.c_in / geo.groups, geo.kh, geo.kw});
-  if (!x.device().is_cpu()) detail::no_cuda_kernel("conv2d_grad_weight");
   const Tensor xc = dense(x), gc = dense(g);
-  if (x.dtype() == DType::Float32)
+  if (x.device().is_cuda()) {
+    ATEBM_CUDA_CALL("conv2d_grad_weight",
+                    x.dtype() == DType::Float32
+                        ? cuda::conv2d_grad_weight_cudnn<float>(geo, xc.data<float>(), gc.data<float>(),
+                                                                dw.data<float>())
+                        : cuda::conv2d_grad_weight_cudnn<double>(geo, xc.data<double>(), gc.data<double>(),
+                                                                 dw.data<double>()));
+  } else if (x.dtype() == DType::Float32) {
     cpu::conv2d_grad_weight_cpu<float>(geo, xc.data<float>(), gc.data<float>(), dw.data<float>());
-  else
+  } else {
     cpu::conv2d_grad_weight_cpu<double>(geo, xc.data<double>(), gc.data<double>(), dw.data<double>());
+  }
   return dw;
 }
 

@@ -1,7 +1,9 @@
 #include "ops/linalg.h"
 
+#include "engine/backend.h"
 #include "ops/arith.h"
 #include "ops/cpu/gemm_cpu.h"
+#include "ops/cuda/gemm_cuda.h"
 #include "ops/detail.h"
 #include "ops/shape_ops.h"
 
@@ -49,17 +51,31 @@ void matmul_cpu(const Tensor& out, const GemmOperand& a, const GemmOperand& b, i
               pc + i * m * n, n);
 }
 
+#ifdef ATEBM_WITH_CUDA
+// The whole batch in one cuBLAS call: the operands' batch strides are uniform (a 3-D view, or
+// its contiguous copy; 0 for a single matrix), and out is contiguous.
+template <typename T>
+void matmul_cuda(const Tensor& out, const GemmOperand& a, const GemmOperand& b, int64_t batch, int64_t m, int64_t n,
+                 int64_t k) {
+  cuda::gemm_strided_batched(a.trans, b.trans, m, n, k, T(1), a.t.data<T>(), a.ld, a.batch_stride, b.t.data<T>(), b.ld,
+                             b.batch_stride, T(0), out.data<T>(), n, m * n, batch);
+}
+#endif
+
 Tensor matmul_raw(const Tensor& a, const Tensor& b) {
   const bool batched = a.dim() == 3;
   const int64_t batch = batched ? a.shape()[0] : 1;
   const int64_t m = a.shape()[a.dim() - 2], k = a.shape()[a.dim() - 1], n = b.shape()[b.dim() - 1];
   Tensor out = detail::new_like(a, batched ? Shape{batch, m, n} : Shape{m, n});
-  if (!a.device().is_cpu()) detail::no_cuda_kernel("matmul");
   const GemmOperand ga = gemm_operand(a), gb = gemm_operand(b);
-  if (a.dtype() == DType::Float32)
+  if (a.device().is_cuda()) {
+    ATEBM_CUDA_CALL("matmul", a.dtype() == DType::Float32 ? matmul_cuda<float>(out, ga, gb, batch, m, n, k)
+                                                          : matmul_cuda<double>(out, ga, gb, batch, m, n, k));
+  } else if (a.dtype() == DType::Float32) {
     matmul_cpu<float>(out, ga, gb, batch, m, n, k);
-  else
+  } else {
     matmul_cpu<double>(out, ga, gb, batch, m, n, k);
+  }
   return out;
 }
 

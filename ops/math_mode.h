@@ -1,0 +1,34 @@
+#pragma once
+// Process-wide numeric switches of the CUDA backend (plain C++: compiled in every build, so code
+// and tests can set them whether or not CUDA is there; without CUDA they change nothing).
+//
+// allow_tf32 (default: true)
+//   Whether float32 matrix products and convolutions on the GPU may run on tensor cores in
+//   TF32: the inputs are rounded to a 10-bit mantissa (about 3 decimal digits), products are
+//   accumulated in float32. That is 5–10× faster on Ampere/Hopper and what training wants (the
+//   default of PyTorch's cuDNN convolutions too); relative errors grow from ~1e-6 to ~1e-3, so
+//   tests that compare the GPU with the CPU turn it off first. It reaches
+//     - cuBLAS (ops/cuda/gemm.cu): CUBLAS_COMPUTE_32F_FAST_TF32 instead of CUBLAS_COMPUTE_32F;
+//     - cuDNN (ops/cuda/conv_cudnn.cu): CUDNN_DEFAULT_MATH (TF32 permitted) instead of
+//       CUDNN_FMA_MATH (plain FP32 FMA kernels only);
+//     - the implicit-GEMM conv kernel (ops/cuda/conv_implicit_gemm.cu): WMMA TF32 tiles instead
+//       of FP32 FMA tiles.
+//   float64 never uses TF32. The value is read when an op is issued, so flipping it between ops
+//   takes effect at once (cuDNN algorithms are cached per value).
+//
+// conv_algo (default: ConvAlgo::Cudnn)
+//   Which kernel runs conv2d FORWARD on a CUDA tensor: cuDNN, or the hand-written implicit-GEMM
+//   kernel (for teaching and comparison; the two gradients always run through cuDNN).
+//
+// Both are atomics: set them from any thread, but a change in the middle of another thread's
+// op may or may not apply to that op.
+namespace atebm {
+
+void set_allow_tf32(bool allow);
+bool allow_tf32();
+
+enum class ConvAlgo { Cudnn, ImplicitGemm };
+void set_conv_algo(ConvAlgo algo);
+ConvAlgo conv_algo();
+
+}  // namespace atebm
