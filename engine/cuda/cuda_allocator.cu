@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <string>
 
 namespace atebm::cuda {
 namespace {
@@ -11,6 +12,11 @@ namespace {
 constexpr size_t kSmallLimit = size_t{1} << 20;  // 1 MiB
 constexpr size_t kSmallRound = 512;
 constexpr size_t kLargeRound = size_t{2} << 20;  // 2 MiB
+
+// The graph pool this thread captures into (0: none). Per thread, like the capture itself
+// (CudaGraph captures in cudaStreamCaptureModeThreadLocal): other threads keep using the shared
+// cache while one thread captures.
+thread_local PoolId t_capture_pool = 0;
 
 // Makes `device` current for the scope, restoring the previous device afterwards.
 class DeviceGuard {
@@ -30,6 +36,38 @@ class DeviceGuard {
   int prev_ = 0, dev_ = 0;
 };
 
+// Switches this thread's stream-capture interaction mode to relaxed for the scope.
+// Why cudaMalloc is allowed here during a capture: the CUDA runtime documentation of
+// cudaThreadExchangeStreamCaptureMode says cudaMalloc is "potentially unsafe" during capture
+// because it "is not enqueued asynchronously to a stream, and is not observed by stream
+// capture", so a graph that depends on the allocation being replayed would be invalid; in
+// cudaStreamCaptureModeRelaxed "the local thread is not prohibited from potentially unsafe API
+// calls". Our graph does not depend on the allocation being replayed: the block is allocated
+// once, now, belongs to the graph's pool and stays reserved while the graph lives, so every
+// replay finds it at the captured address. PyTorch relies on the same rule: its caching
+// allocator's cudaMallocMaybeCapturing (c10/cuda/CUDACachingAllocator.cpp) wraps cudaMalloc in
+// a relaxed-mode guard while the stream captures, on the condition that those addresses are
+// never cudaFree'd before a replay (ours are not: the pool holds them). Everything else the
+// capturing thread does keeps the strict thread-local mode, so a stray synchronisation or host
+// copy in an op still invalidates the capture loudly instead of being silently left out.
+class RelaxedCaptureMode {
+ public:
+  RelaxedCaptureMode() { ATEBM_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode_)); }
+  ~RelaxedCaptureMode() { cudaThreadExchangeStreamCaptureMode(&mode_); }  // restores the previous mode
+  RelaxedCaptureMode(const RelaxedCaptureMode&) = delete;
+  RelaxedCaptureMode& operator=(const RelaxedCaptureMode&) = delete;
+
+ private:
+  cudaStreamCaptureMode mode_ = cudaStreamCaptureModeRelaxed;
+};
+
+// "1.50 GiB (1610612736 bytes)": sizes in OOM messages, readable and exact.
+std::string bytes_str(int64_t n) {
+  const double gib = static_cast<double>(n) / static_cast<double>(int64_t{1} << 30);
+  if (gib >= 1.0) return fmt::format("{:.2f} GiB ({} bytes)", gib, n);
+  return fmt::format("{:.2f} MiB ({} bytes)", static_cast<double>(n) / static_cast<double>(1 << 20), n);
+}
+
 }  // namespace
 
 size_t CachingAllocator::round_size(size_t nbytes) {
@@ -37,42 +75,86 @@ size_t CachingAllocator::round_size(size_t nbytes) {
   return (nbytes + r - 1) / r * r;
 }
 
+void* CachingAllocator::take_cached_locked(FreeLists& lists, const Key& key) {
+  auto it = lists.find(key);
+  if (it == lists.end() || it->second.empty()) return nullptr;
+  void* p = it->second.back();
+  it->second.pop_back();
+  return p;
+}
+
 void* CachingAllocator::allocate(size_t nbytes) {
   if (nbytes == 0) return nullptr;
   const size_t size = round_size(nbytes);
   int device = 0;
   ATEBM_CUDA_CHECK(cudaGetDevice(&device));
+  const Key key{device, size};
+  const PoolId pool = t_capture_pool;
 
   std::lock_guard<std::mutex> lock(mu_);
   void* p = nullptr;
-  auto it = free_.find(Key{device, size});
-  if (it != free_.end() && !it->second.empty()) {
-    p = it->second.back();
-    it->second.pop_back();
+  if (pool == 0) {
+    p = take_cached_locked(free_, key);
   } else {
-    cudaError_t err = cudaMalloc(&p, size);
-    if (err == cudaErrorMemoryAllocation) {
-      // Cached blocks of other sizes may be what fills the device: give them back and retry once.
-      (void)cudaGetLastError();  // clear the error so later checks do not report it again
-      const int64_t cached = stats_.reserved_bytes - stats_.allocated_bytes;
-      release_cached_locked();
-      err = cudaMalloc(&p, size);
-      if (err == cudaErrorMemoryAllocation) {
-        (void)cudaGetLastError();
-        ATEBM_FAIL(
-            "CUDA out of memory on cuda:{}: requested {} bytes (block of {}); {} bytes are in use by "
-            "tensors and {} cached bytes were already released before retrying",
-            device, nbytes, size, stats_.allocated_bytes, cached);
-      }
+    Pool& gp = pools_.at(pool);
+    p = take_cached_locked(gp.free, key);
+    if (p == nullptr) {
+      // A block the warm-up run left in the shared cache: it moves into the graph's pool. Its
+      // last eager users were queued on the engine's stream, where replays run too.
+      p = take_cached_locked(free_, key);
+      if (p != nullptr) gp.bytes += static_cast<int64_t>(size);
     }
-    ATEBM_CHECK(err == cudaSuccess, "cudaMalloc of {} bytes on cuda:{} failed with {} ({})", size, device,
-                cudaGetErrorName(err), cudaGetErrorString(err));
-    stats_.reserved_bytes += static_cast<int64_t>(size);
-    stats_.num_cuda_mallocs += 1;
   }
-  live_.emplace(p, Block{size, device});
+  if (p == nullptr) p = cuda_malloc_locked(device, nbytes, size, pool);
+  live_.emplace(p, Block{size, device, pool});
   stats_.allocated_bytes += static_cast<int64_t>(size);
   if (stats_.allocated_bytes > stats_.peak_allocated_bytes) stats_.peak_allocated_bytes = stats_.allocated_bytes;
+  return p;
+}
+
+// Free bytes held in graph pools (part of the cached bytes, but not releasable).
+int64_t CachingAllocator::pool_free_bytes_locked() const {
+  int64_t n = 0;
+  for (const auto& [id, gp] : pools_)
+    for (const auto& [key, blocks] : gp.free) n += static_cast<int64_t>(key.second * blocks.size());
+  return n;
+}
+
+void* CachingAllocator::cuda_malloc_locked(int device, size_t nbytes, size_t size, PoolId pool) {
+  auto try_malloc = [size, pool](void** out) {
+    if (pool == 0) return cudaMalloc(out, size);
+    RelaxedCaptureMode relaxed;  // see RelaxedCaptureMode for why this is legal
+    return cudaMalloc(out, size);
+  };
+  void* p = nullptr;
+  cudaError_t err = try_malloc(&p);
+  if (err == cudaErrorMemoryAllocation) {
+    (void)cudaGetLastError();  // clear the error so later checks do not report it again
+    // The state that ran out, before anything is released.
+    const int64_t in_use = stats_.allocated_bytes;
+    const int64_t cached = stats_.reserved_bytes - stats_.allocated_bytes;
+    const int64_t in_pools = pool_free_bytes_locked();
+    std::string what_then;
+    if (pool == 0) {
+      // Cached blocks of other sizes may be what fills the device: give them back and retry once.
+      release_cached_locked();
+      err = try_malloc(&p);
+      if (err == cudaErrorMemoryAllocation) (void)cudaGetLastError();
+      what_then = "the shared cache was released and the cudaMalloc retried";
+    } else {
+      what_then = "nothing was released (cudaFree is not allowed while this thread captures a CUDA graph)";
+    }
+    ATEBM_CHECK(err != cudaErrorMemoryAllocation,
+                "CUDA out of memory on cuda:{}: requested {} (a block of {}); allocated (in use by tensors): {}; "
+                "cached (reserved - allocated): {}, of which {} are free blocks of CUDA graph pools; {}",
+                device, bytes_str(static_cast<int64_t>(nbytes)), bytes_str(static_cast<int64_t>(size)),
+                bytes_str(in_use), bytes_str(cached), bytes_str(in_pools), what_then);
+  }
+  ATEBM_CHECK(err == cudaSuccess, "cudaMalloc of {} bytes on cuda:{} failed with {} ({})", size, device,
+              cudaGetErrorName(err), cudaGetErrorString(err));
+  stats_.reserved_bytes += static_cast<int64_t>(size);
+  stats_.num_cuda_mallocs += 1;
+  if (pool != 0) pools_.at(pool).bytes += static_cast<int64_t>(size);
   return p;
 }
 
@@ -89,15 +171,34 @@ void CachingAllocator::deallocate(void* p, size_t /*nbytes*/) {
   const Block b = it->second;
   live_.erase(it);
   stats_.allocated_bytes -= static_cast<int64_t>(b.size);
-  free_[Key{b.device, b.size}].push_back(p);
+  const Key key{b.device, b.size};
+  // A shared block freed by a capturing thread may be read by the captured kernels at every
+  // replay: the graph's pool takes it over, so no eager tensor gets it while the graph lives.
+  PoolId owner = b.pool;
+  if (owner == 0 && t_capture_pool != 0) {
+    owner = t_capture_pool;
+    pools_.at(owner).bytes += static_cast<int64_t>(b.size);
+  }
+  if (owner != 0) {
+    pools_.at(owner).free[key].push_back(p);  // release_pool relabels live blocks: the pool exists
+    return;
+  }
+  free_[key].push_back(p);
 }
 
 AllocatorStats CachingAllocator::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
+  AllocatorStats s = stats_;
+  s.graph_pool_bytes = 0;
+  for (const auto& [id, gp] : pools_) s.graph_pool_bytes += gp.bytes;
+  return s;
 }
 
 void CachingAllocator::release_cached() {
+  ATEBM_CHECK(t_capture_pool == 0,
+              "CUDA caching allocator: release_cached() while this thread captures a CUDA graph (pool {}); cudaFree "
+              "cannot be captured: release the cache before capture_begin() or after capture_end()",
+              t_capture_pool);
   std::lock_guard<std::mutex> lock(mu_);
   release_cached_locked();
 }
@@ -113,6 +214,42 @@ void CachingAllocator::release_cached_locked() {
     }
   }
   free_.clear();
+}
+
+// ---- graph pools ----
+
+PoolId CachingAllocator::create_pool() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const PoolId id = next_pool_++;
+  pools_.emplace(id, Pool{});
+  return id;
+}
+
+void CachingAllocator::begin_capture(PoolId pool) {
+  ATEBM_CHECK(t_capture_pool == 0, "CUDA caching allocator: this thread already captures into graph pool {}",
+              t_capture_pool);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ATEBM_CHECK(pools_.count(pool) == 1, "CUDA caching allocator: graph pool {} does not exist", pool);
+  }
+  t_capture_pool = pool;
+}
+
+void CachingAllocator::end_capture() { t_capture_pool = 0; }
+
+PoolId CachingAllocator::capturing_pool() { return t_capture_pool; }
+
+void CachingAllocator::release_pool(PoolId pool) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pools_.find(pool);
+  if (it == pools_.end()) return;
+  for (auto& [key, blocks] : it->second.free) {
+    std::vector<void*>& shared = free_[key];
+    shared.insert(shared.end(), blocks.begin(), blocks.end());
+  }
+  for (auto& [ptr, b] : live_)
+    if (b.pool == pool) b.pool = 0;
+  pools_.erase(it);
 }
 
 CachingAllocator& caching_allocator() {

@@ -13,6 +13,19 @@
 // (engine/cuda/stream.h): work queued after a block is handed out again runs after every kernel
 // that used the block before it was freed.
 //
+// Graph pools (engine/cuda/cuda_graph.h). A captured CUDA graph bakes the addresses of every
+// block its kernels touch into the graph, and replays write them again, long after the capture.
+// So while a thread captures (begin_capture(pool) .. end_capture()):
+//   - its allocations come from the graph's private pool only: the pool's free blocks, else a
+//     cached block of the shared cache moved into the pool, else a fresh cudaMalloc;
+//   - its frees go back to that pool, including blocks allocated before the capture (captured
+//     kernels may read them at every replay, so nobody else may get them);
+//   - a block of a pool freed after the capture returns to that pool, not to the shared cache.
+// The pool keeps all its blocks reserved until release_pool() (the graph's destructor, after
+// its replays finished): replays then find exactly the captured addresses, and no eager tensor
+// can sit in memory a replay writes. Replays must run on the stream the shared cache is ordered
+// on (the engine's stream, where eager work runs), since pool blocks came from that cache.
+//
 // Memory is taken on the current CUDA device (device 0 unless someone called cudaSetDevice);
 // each block remembers its ordinal and is freed on it. The Allocator interface carries no device
 // index yet, so tensors on cuda:N > 0 need that interface extended first.
@@ -28,40 +41,68 @@
 
 namespace atebm::cuda {
 
+/// A graph's private memory pool; 0 is the shared cache.
+using PoolId = uint64_t;
+
 struct AllocatorStats {
   int64_t allocated_bytes = 0;       // bytes in blocks handed out and not yet freed (rounded sizes)
-  int64_t reserved_bytes = 0;        // bytes held from cudaMalloc: allocated + cached
+  int64_t reserved_bytes = 0;        // bytes held from cudaMalloc: allocated + cached (pools included)
   int64_t peak_allocated_bytes = 0;  // high-water mark of allocated_bytes
   int64_t num_cuda_mallocs = 0;      // successful cudaMalloc calls so far
+  int64_t graph_pool_bytes = 0;      // part of reserved_bytes owned by live graph pools (in use or free)
 };
 
 class CachingAllocator final : public Allocator {
  public:
   /// nbytes == 0 gives nullptr. Throws atebm::Error when the device is out of memory even after
-  /// the cache was released.
+  /// the cache was released; the message gives the request, the bytes in use and the bytes cached.
   void* allocate(size_t nbytes) override;
   /// Returns the block to its free list (no CUDA call, so it is safe from destructors).
   void deallocate(void* p, size_t nbytes) override;
 
   AllocatorStats stats() const;
-  /// cudaFree's every cached (free) block; blocks in use are untouched.
+  /// cudaFree's every cached (free) block of the shared cache; blocks in use and graph pools are
+  /// untouched. Not allowed on a thread that is capturing (cudaFree is not capturable).
   void release_cached();
 
   /// The size class a request of nbytes is served from.
   static size_t round_size(size_t nbytes);
 
+  // ---- graph pools (used by CudaGraph) ----
+  /// A new, empty private pool.
+  PoolId create_pool();
+  /// Routes this thread's allocations and frees to `pool` until end_capture() (see the top).
+  void begin_capture(PoolId pool);
+  void end_capture();
+  /// The pool this thread captures into, 0 when it does not capture.
+  static PoolId capturing_pool();
+  /// The graph is gone and no replay is pending: the pool's free blocks join the shared cache,
+  /// and its blocks still in use will when freed.
+  void release_pool(PoolId pool);
+
  private:
+  using Key = std::pair<int, size_t>;  // (device, rounded size)
+  using FreeLists = std::map<Key, std::vector<void*>>;
   struct Block {
     size_t size;  // rounded size
     int device;   // CUDA ordinal the block lives on
+    PoolId pool;  // 0: the shared cache
   };
-  using Key = std::pair<int, size_t>;  // (device, rounded size)
+  struct Pool {
+    FreeLists free;
+    int64_t bytes = 0;  // reserved bytes owned by the pool (in use + free)
+  };
 
+  void* take_cached_locked(FreeLists& lists, const Key& key);
+  void* cuda_malloc_locked(int device, size_t nbytes, size_t size, PoolId pool);
+  int64_t pool_free_bytes_locked() const;
   void release_cached_locked();
 
   mutable std::mutex mu_;
-  std::map<Key, std::vector<void*>> free_;  // cached blocks per class
+  FreeLists free_;                          // the shared cache: free blocks per class
+  std::unordered_map<PoolId, Pool> pools_;  // live graph pools
   std::unordered_map<void*, Block> live_;   // blocks handed out
+  PoolId next_pool_ = 1;
   AllocatorStats stats_;
 };
 
