@@ -35,6 +35,7 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$JOBS}" OMP_WAIT_POLICY="${OMP_WAIT_P
 command -v nvidia-smi >/dev/null || die "nvidia-smi not found: this script needs a machine with an NVIDIA GPU"
 GPU_NAME="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n1 | sed 's/^ *//;s/ *$//')"
 [ -n "$GPU_NAME" ] || die "nvidia-smi lists no GPU"
+GPU_COUNT="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | grep -c .)"
 DRIVER="$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -n1 | tr -d ' ')"
 if [ -n "${CUDA_ARCH:-}" ]; then
   ARCH="$CUDA_ARCH"
@@ -117,7 +118,7 @@ fi
 grep "atebm:" "$CONFIG_LOG"
 grep -q "cuDNN .*NOTFOUND" "$CONFIG_LOG" && echo "gpu_check: WARNING: cuDNN not found; set CUDNN_ROOT"
 
-TARGETS=(atebm_tests_cuda atebm_tests_engine atebm_bench_cuda)
+TARGETS=(atebm atebm_tests_cuda atebm_tests_engine atebm_bench_cuda)
 SECONDS=0
 if ! cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}" >"$BUILD_LOG" 2>&1; then
   grep -n -m 20 -E "error|Error" "$BUILD_LOG" >&2
@@ -165,6 +166,40 @@ run_tests() {
 
 run_tests "atebm_tests_cuda" "$BUILD/tests/atebm_tests_cuda"
 run_tests "atebm_tests_engine (Cuda*)" "$BUILD/tests/atebm_tests_engine" --gtest_filter='Cuda*'
+
+# ---- data-parallel training over NCCL ----------------------------------------------------------
+# A few iterations of a tiny model on the GPU(s): 1 rank, then one rank per GPU when there are
+# several (issue 9). Needs mpirun and a build with NCCL; says why when it cannot run.
+run_nccl_train() {  # run_nccl_train RANKS
+  local ranks="$1" label="nccl train, $1 rank(s)" out="$BUILD/gpu_check_nccl_$1"
+  local log="$BUILD/gpu_check_nccl_$1.log" start=$SECONDS
+  rm -rf "$out"
+  cat >"$BUILD/gpu_check_tiny.json" <<'JSON'
+{"model": {"arch": "resnet", "block": "basic", "layers": [1, 1, 1, 1], "widths": [8, 8, 16, 16],
+           "in_channels": 1, "num_classes": 1, "pool": 1, "mean": [0.5], "std": [0.5]},
+ "data": {"train": "smooth:256:seed=7", "p0": "uniform:256:seed=9", "shape": [1, 16, 16], "batch_size": 16},
+ "attack": {"step_size": 0.3, "start_step": 2, "max_steps": 4},
+ "loss": {"r1_weight": 0.1},
+ "train": {"max_iters": 8, "checkpoint_every": 4, "device": "cuda", "sample_at_end": false}}
+JSON
+  if timeout 300 mpirun --allow-run-as-root --oversubscribe -np "$ranks" "$BUILD/atebm" train \
+       --config "$BUILD/gpu_check_tiny.json" --out "$out" >"$log" 2>&1 && [ -f "$out/model.safetensors" ]; then
+    SUMMARY+=("$label|1|0|0|$((SECONDS - start))")
+  else
+    STATUS=1
+    SUMMARY+=("$label|0|1|0|$((SECONDS - start))")
+    echo "gpu_check: $label FAILED (log $log)" >&2
+    tail -n 15 "$log" >&2
+  fi
+}
+if ! command -v mpirun >/dev/null; then
+  echo "gpu_check: mpirun not found: the NCCL training job is skipped (apt-get install openmpi-bin libopenmpi-dev)"
+elif ! grep -q "NCCL ON" "$CONFIG_LOG"; then
+  echo "gpu_check: the build has no NCCL (see the configure line above): the NCCL training job is skipped"
+else
+  run_nccl_train 1
+  if [ "$GPU_COUNT" -gt 1 ]; then run_nccl_train "$GPU_COUNT"; fi
+fi
 
 # ---- benchmarks --------------------------------------------------------------------------------
 # Two runs of atebm_bench_cuda, each with its own time limit and JSON file (a run killed by its

@@ -37,8 +37,12 @@ Normalize::Normalize(std::vector<double> mean, std::vector<double> std) : mean_(
 Tensor Normalize::forward(const Tensor& x) {
   const auto c = static_cast<int64_t>(mean_.size());
   ATEBM_CHECK(x.dim() == 4 && x.size(1) == c, "Normalize: expected [N, {}, H, W], got {}", c, shape_str(x.shape()));
-  const TensorOptions opt{.dtype = x.dtype(), .device = x.device()};
-  return div(sub(x, from_vector<double>(mean_, {1, c, 1, 1}, opt)), from_vector<double>(std_, {1, c, 1, 1}, opt));
+  if (!mean_t_.defined() || mean_t_.dtype() != x.dtype() || mean_t_.device() != x.device()) {
+    const TensorOptions opt{.dtype = x.dtype(), .device = x.device()};
+    mean_t_ = from_vector<double>(mean_, {1, c, 1, 1}, opt);
+    std_t_ = from_vector<double>(std_, {1, c, 1, 1}, opt);
+  }
+  return div(sub(x, mean_t_), std_t_);
 }
 
 }  // namespace atebm::nn

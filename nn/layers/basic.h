@@ -57,6 +57,10 @@ class Normalize final : public Module {
 
  private:
   std::vector<double> mean_, std_;
+  // [1, C, 1, 1] constants in the dtype and on the device of the last input, made once: an upload
+  // per forward would synchronise the GPU stream twice a forward and make a forward impossible to
+  // capture in a CUDA graph.
+  Tensor mean_t_, std_t_;
 };
 
 }  // namespace atebm::nn
