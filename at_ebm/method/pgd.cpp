@@ -106,15 +106,19 @@ Tensor pgd(const ScoreFn& f, const Tensor& start, const PgdOptions& opt, const n
     if (opt.mask.defined()) mask = copy_to(expand(detach(opt.mask), x0.shape()), x0.device(), x0.dtype());
     x = opt.random_start ? random_start(x0, mask, opt, gen) : copy_to(x0, x0.device(), x0.dtype());
   }
-  const PgdStep step{.step_size = opt.step_size, .eps = opt.eps, .norm = opt.norm, .lo = opt.lo, .hi = opt.hi};
   for (int64_t k = 1; k <= opt.steps; ++k) {
-    Tensor g = input_gradient(f, x);
-    NoGradGuard no_grad;
-    if (opt.descent) g = neg(g);  // out of place: the engine may return a view (e.g. an expanded 1)
-    pgd_update_(x, g, x0, step, mask);
+    pgd_step_(f, x, x0, opt, mask);
     if (observer) observer(k, x);
   }
   return x;
+}
+
+void pgd_step_(const ScoreFn& f, const Tensor& x, const Tensor& x0, const PgdOptions& opt, const Tensor& mask) {
+  const PgdStep step{.step_size = opt.step_size, .eps = opt.eps, .norm = opt.norm, .lo = opt.lo, .hi = opt.hi};
+  Tensor g = input_gradient(f, x);
+  NoGradGuard no_grad;
+  if (opt.descent) g = neg(g);  // out of place: the engine may return a view (e.g. an expanded 1)
+  pgd_update_(x, g, x0, step, mask);
 }
 
 }  // namespace atebm::at_ebm

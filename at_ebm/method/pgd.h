@@ -46,6 +46,12 @@ using PgdObserver = std::function<void(int64_t step, const Tensor& x)>;
 Tensor pgd(const ScoreFn& f, const Tensor& start, const PgdOptions& opt, const nn::NamedTensors& params,
            Generator& gen, const PgdObserver& observer = {});
 
+/// One step of pgd()'s loop, in place on x (contiguous, no history): x moves along ∇x Σ f(x)
+/// (or against it with opt.descent), then is projected onto the ball around x0 and clamped.
+/// `mask`: undefined, or expanded to x's shape and dtype. No checks and no parameter freezing:
+/// the caller (pgd(), or a loop captured in a CUDA graph, pgd_graph.h) does both.
+void pgd_step_(const ScoreFn& f, const Tensor& x, const Tensor& x0, const PgdOptions& opt, const Tensor& mask = {});
+
 /// Sets requires_grad = false on every tensor for the guard's lifetime and restores each one's
 /// flag afterwards: input-gradient-only passes through a model skip all weight gradients.
 class FreezeParameters {

@@ -16,6 +16,7 @@
 #include "at_ebm/data/random_draw.h"
 #include "at_ebm/method/losses.h"
 #include "at_ebm/method/pgd.h"
+#include "at_ebm/method/pgd_graph.h"
 #include "at_ebm/metrics/auc.h"
 #include "at_ebm/train/level_schedule.h"
 #include "at_ebm/train/train_state.h"
@@ -159,6 +160,7 @@ struct Trainer::Impl {
   std::unique_ptr<data::Loader> data_loader, p0_loader;
   std::unique_ptr<LevelSchedule> levels;
   std::unique_ptr<nn::GradientAverager> grad_sync;
+  std::unique_ptr<GraphedPgd> attack_loop, indist_loop;  // the PGD loops, graph-replayed on CUDA
   Generator gen;
   int64_t iteration = 0;
   double seconds = 0;
@@ -193,6 +195,9 @@ struct Trainer::Impl {
     params = model->named_parameters();
     nn::broadcast_module(*comm, *model);  // identical start on every rank, however each built it
     grad_sync = std::make_unique<nn::GradientAverager>(comm, params);
+    const ScoreFn f = [this](const Tensor& x) { return nn::energy_logit(*model, x); };
+    attack_loop = std::make_unique<GraphedPgd>(f, params);
+    indist_loop = std::make_unique<GraphedPgd>(f, params);
     make_optimizer();
     schedule = nn::LrSchedule::parse(cfg.optim.schedule, cfg.optim.lr);
 
@@ -379,14 +384,17 @@ struct Trainer::Impl {
     const Tensor x0 = to(p0_batch.images, device);
     const PgdNorm norm = cfg.attack.norm == "linf" ? PgdNorm::Linf : PgdNorm::L2;
     Tensor fake = x0;
+    // pgd(), through a captured CUDA graph when training on the GPU (the same values).
+    const auto attack = [&](GraphedPgd& loop, const Tensor& start, const PgdOptions& o) {
+      return cfg.train.cuda_graph ? loop.run(start, o, gen) : pgd(f, start, o, params, gen);
+    };
     if (k > 0)
-      fake = pgd(f, x0, {.steps = k, .step_size = cfg.attack.step_size, .eps = cfg.attack.eps, .norm = norm}, params, gen);
+      fake = attack(*attack_loop, x0, {.steps = k, .step_size = cfg.attack.step_size, .eps = cfg.attack.eps, .norm = norm});
     Tensor real = to(real_batch.images, device);
     if (cfg.indist_attack.steps > 0)
-      real = pgd(f, real,
-                 {.steps = cfg.indist_attack.steps, .step_size = cfg.indist_attack.step_size,
-                  .eps = cfg.indist_attack.eps, .descent = true},
-                 params, gen);
+      real = attack(*indist_loop, real,
+                    {.steps = cfg.indist_attack.steps, .step_size = cfg.indist_attack.step_size,
+                     .eps = cfg.indist_attack.eps, .descent = true});
 
     const int64_t every = cfg.loss.r1_interval;
     const bool r1_now = cfg.loss.r1_weight > 0 && iteration % every == 0;

@@ -1,0 +1,74 @@
+#include "at_ebm/method/pgd_graph.h"
+
+#include <fmt/format.h>
+
+#include <string>
+
+#include "engine/factories.h"
+#include "ops/ops.h"
+#ifdef ATEBM_WITH_CUDA
+#include "engine/cuda/cuda_graph.h"
+#endif
+
+namespace atebm::at_ebm {
+
+struct GraphedPgd::Graph {
+  std::string key;  // shape, dtype, device and every option the captured loop depends on
+  int64_t runs = 0;
+  Tensor x, x0;     // the loop's fixed input/output: the iterate and the ball's centre
+#ifdef ATEBM_WITH_CUDA
+  std::unique_ptr<cuda::CudaGraph> graph;
+#endif
+};
+
+GraphedPgd::GraphedPgd(ScoreFn f, nn::NamedTensors params) : f_(std::move(f)), params_(std::move(params)) {}
+GraphedPgd::~GraphedPgd() = default;
+
+Tensor GraphedPgd::run(const Tensor& start, const PgdOptions& opt, Generator& gen) {
+  last_replayed_ = false;
+#ifdef ATEBM_WITH_CUDA
+  const bool graphable = start.defined() && start.device().is_cuda() && !opt.random_start && !opt.mask.defined() &&
+                         opt.steps > 0;
+  if (!graphable) return pgd(f_, start, opt, params_, gen);
+  const std::string key =
+      fmt::format("{} {} {} | {} {} {} {} {} {} {}", shape_str(start.shape()), dtype_name(start.dtype()), start.device(),
+                  opt.steps, opt.step_size, opt.eps, static_cast<int>(opt.norm), opt.descent, opt.lo, opt.hi);
+  if (!graph_ || graph_->key != key) {
+    graph_.reset();  // frees the old graph and its pool before the warm-up allocates
+    graph_ = std::make_unique<Graph>();
+    graph_->key = key;
+  }
+  Graph& g = *graph_;
+  if (g.runs++ == 0) return pgd(f_, start, opt, params_, gen);  // warm-up, and the checks
+
+  if (!g.graph) {
+    g.x = empty(start.shape(), {.dtype = start.dtype(), .device = start.device()});
+    g.x0 = empty(start.shape(), {.dtype = start.dtype(), .device = start.device()});
+    copy_into(g.x, start);
+    copy_into(g.x0, start);
+    auto captured = std::make_unique<cuda::CudaGraph>();
+    try {
+      FreezeParameters frozen(params_);
+      captured->capture_begin();
+      for (int64_t k = 0; k < opt.steps; ++k) pgd_step_(f_, g.x, g.x0, opt);
+      captured->capture_end();  // recorded, not run: the replay below computes
+    } catch (const Error& e) {
+      graph_.reset();
+      ATEBM_FAIL("capturing {} PGD steps on a {} batch in a CUDA graph failed: {} (an op in the model "
+                 "synchronises with the host; train.cuda_graph=false runs the loop eagerly)",
+                 opt.steps, shape_str(start.shape()), e.what());
+    }
+    g.graph = std::move(captured);
+  } else {
+    copy_into(g.x, start);
+    copy_into(g.x0, start);
+  }
+  g.graph->replay();
+  last_replayed_ = true;
+  return clone(g.x);  // g.x is overwritten by the next run
+#else
+  return pgd(f_, start, opt, params_, gen);
+#endif
+}
+
+}  // namespace atebm::at_ebm

@@ -1,0 +1,97 @@
+// GraphedPgd: on the CPU it is exactly pgd() (the trainer and the sampler use it on every
+// device); on CUDA the warm-up run is eager, the second run captures and replays, later ones
+// replay, and every result equals pgd()'s — also after the weights change in place and when
+// the key (K) changes. The CUDA half skips without a GPU.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "at_ebm/method/pgd_graph.h"
+#include "engine/device.h"
+#include "nn/models/model_config.h"
+#include "ops/inplace.h"
+#include "ops/ops.h"
+
+using namespace atebm;
+using namespace atebm::at_ebm;
+
+namespace {
+
+struct Model {
+  std::shared_ptr<nn::Module> net;
+  ScoreFn f;
+};
+
+// A small conv net (conv, BN, ReLU, pool, linear through the ResNet builder), in `device`.
+Model tiny_resnet(Device device) {
+  Generator gen(5);
+  Model m;
+  m.net = nn::build_model({{"arch", "resnet"}, {"block", "basic"}, {"layers", {1, 1, 1, 1}}, {"widths", {4, 4, 8, 8}},
+                           {"in_channels", 1}, {"num_classes", 1}, {"pool", 1}, {"mean", {0.5}}, {"std", {0.5}}},
+                          gen);
+  m.net->eval();
+  m.net->to(device);
+  nn::Module* raw = m.net.get();
+  m.f = [raw](const Tensor& x) { return nn::energy_logit(*raw, x); };
+  return m;
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  const std::vector<double> d = abs(sub(a, b)).to_vector<double>();
+  return d.empty() ? 0.0 : *std::max_element(d.begin(), d.end());
+}
+
+}  // namespace
+
+TEST(GraphedPgd, OnTheCpuIsExactlyPgd) {
+  Model m = tiny_resnet(Device::cpu());
+  const nn::NamedTensors params = m.net->named_parameters();
+  GraphedPgd loop(m.f, params);
+  Generator data(3), g1(0), g2(0);
+  const Tensor start = rand({4, 1, 8, 8}, {}, &data);
+  for (const PgdOptions& opt : {PgdOptions{.steps = 3, .step_size = 0.3},
+                                PgdOptions{.steps = 2, .step_size = 0.2, .eps = 0.25, .descent = true},
+                                PgdOptions{.steps = 2, .step_size = 0.2, .eps = 0.3, .random_start = true}}) {
+    const Tensor ours = loop.run(start, opt, g1);
+    const Tensor ref = pgd(m.f, start, opt, params, g2);
+    EXPECT_EQ(ours.to_vector<float>(), ref.to_vector<float>());
+    EXPECT_FALSE(loop.last_run_replayed());
+  }
+  EXPECT_GT(max_abs_diff(loop.run(start, {.steps = 3, .step_size = 0.3}, g1), start), 1e-2) << "PGD did not move";
+}
+
+TEST(GraphedPgd, OnCudaReplaysAndEqualsEagerPgd) {
+#ifndef ATEBM_WITH_CUDA
+  GTEST_SKIP() << "built without the CUDA backend";
+#else
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
+  Model m = tiny_resnet(Device::cuda());
+  const nn::NamedTensors params = m.net->named_parameters();
+  GraphedPgd loop(m.f, params);
+  Generator data(3), unused(0);
+  const TensorOptions on_cuda{.device = Device::cuda()};
+  const PgdOptions opt{.steps = 3, .step_size = 0.3, .eps = 1.0};
+  for (int run = 0; run < 4; ++run) {
+    const Tensor start = rand({4, 1, 8, 8}, on_cuda, &data);
+    const Tensor ours = loop.run(start, opt, unused);
+    EXPECT_EQ(loop.last_run_replayed(), run >= 1) << "run " << run;
+    EXPECT_LE(max_abs_diff(ours, pgd(m.f, start, opt, params, unused)), 1e-5) << "run " << run;
+  }
+  {  // an optimiser-like step in place: the replay reads the new weights
+    NoGradGuard no_grad;
+    Generator noise(9);
+    for (const auto& [name, p] : params)
+      if (p.dim() == 4) add_(p, randn(p.shape(), on_cuda, &noise), 0.1);
+  }
+  const Tensor start = rand({4, 1, 8, 8}, on_cuda, &data);
+  EXPECT_LE(max_abs_diff(loop.run(start, opt, unused), pgd(m.f, start, opt, params, unused)), 1e-5);
+  EXPECT_TRUE(loop.last_run_replayed());
+  // Another K: a new warm-up (eager), then a new graph.
+  const PgdOptions opt5{.steps = 5, .step_size = 0.3, .eps = 1.0};
+  EXPECT_LE(max_abs_diff(loop.run(start, opt5, unused), pgd(m.f, start, opt5, params, unused)), 1e-5);
+  EXPECT_FALSE(loop.last_run_replayed());
+  EXPECT_LE(max_abs_diff(loop.run(start, opt5, unused), pgd(m.f, start, opt5, params, unused)), 1e-5);
+  EXPECT_TRUE(loop.last_run_replayed());
+#endif
+}
