@@ -6,7 +6,9 @@
 #
 # Needs an NVIDIA GPU (nvidia-smi), the CUDA toolkit (nvcc; found on PATH or in
 # /usr/local/cuda/bin), cuDNN 9 (with the toolkit, under $CUDNN_ROOT, or in a Python wheel:
-# .../site-packages/nvidia/cudnn), CMake >= 3.25 and the packages the CPU build needs.
+# .../site-packages/nvidia/cudnn), CMake >= 3.25 and the packages the CPU build needs: installed
+# (scripts/setup.sh), or bundled in <repo>/.gpu-deps by tools/gpu_deps.sh on a Debian 12 machine
+# and carried along (the `run` tool: carry [".gpu-deps"], command `bash tools/gpu_check.sh`).
 # Environment:
 #   CUDA_ARCH=90        skip detection of the compute capability
 #   CUDNN_ROOT=DIR      cuDNN install (DIR/include/cudnn.h, DIR/lib/libcudnn.so*)
@@ -15,6 +17,7 @@
 #   CONV_FILTER=RE      which conv benchmarks run (default 'conv2d_.*/n32/': batch 32 only)
 #   CONV_MIN_TIME=S     their --benchmark_min_time (default 0.02)
 #   SKIP_BENCH=1        tests only
+#   GPU_DEPS=DIR        bundled packages (default <repo>/.gpu-deps, used when it exists; 'none': never)
 # Exit status: 0 when everything built and passed; 1 when the configure or the build failed
 # (the log's tail is printed), a test failed, the GPU tests all skipped although a GPU is
 # there, or a benchmark binary crashed.
@@ -96,7 +99,83 @@ if [ -n "$CUDNN_DIR" ]; then
   CUDNN_DESC="$CUDNN_LIB"
 fi
 
+# NCCL (the data-parallel job below): a system install CMake finds by itself, else PyTorch's
+# nvidia/nccl wheel, whose library is only libnccl.so.2 (CMake's search looks for libnccl.so).
+NCCL_FLAGS=()
+if [ -z "${NCCL_ROOT:-}" ] && [ ! -f "$CUDA_HOME_DIR/include/nccl.h" ] && [ ! -f /usr/include/nccl.h ]; then
+  for py in python3 python; do
+    command -v "$py" >/dev/null || continue
+    NCCL_ROOT="$("$py" -c 'import nvidia.nccl as m; print(list(m.__path__)[0])' 2>/dev/null || true)"
+    [ -n "$NCCL_ROOT" ] && break
+  done
+fi
+if [ -n "${NCCL_ROOT:-}" ] && [ -f "$NCCL_ROOT/include/nccl.h" ]; then
+  for cand in "$NCCL_ROOT"/lib/libnccl.so "$NCCL_ROOT"/lib/libnccl.so.[0-9]*; do
+    if [ -f "$cand" ]; then
+      NCCL_FLAGS=(-DNCCL_INCLUDE_DIR="$NCCL_ROOT/include" -DNCCL_LIBRARY="$cand")
+      NCCL_LIB_DIR="$(dirname "$cand")"
+      export LD_LIBRARY_PATH="$NCCL_LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+      break
+    fi
+  done
+fi
+
 echo "gpu_check: $GPU_NAME (sm_$ARCH), driver $DRIVER, CUDA $CUDA_VERSION ($NVCC), cuDNN $CUDNN_DESC, $JOBS jobs"
+
+# ---- bundled packages (tools/gpu_deps.sh) ------------------------------------------------------
+# <repo>/.gpu-deps holds Debian 12's fmt, GoogleTest, Google Benchmark, OpenBLAS, CLI11,
+# nlohmann-json, stb, zlib and pkgconf for a machine without them. Everything is pointed at
+# explicitly (a non-Debian CMake would not look in lib/x86_64-linux-gnu by itself); the headers
+# come first through -isystem. The binaries get the folder's lib dirs as DT_RPATH (old-style,
+# which also covers libopenblas's own libgfortran), so that GoogleTest's test discovery at build
+# time runs them; the test and benchmark runs get them on LD_LIBRARY_PATH as well.
+DEPS="${GPU_DEPS:-$ROOT/.gpu-deps}"
+DEPS_FLAGS=()
+DEPS_LD_PATH=""
+if [ "$DEPS" != none ] && [ -d "$DEPS/usr" ]; then
+  DEPS="$(cd "$DEPS" && pwd)"  # CMake and the RPATH need it absolute
+  DEPS_USR="$DEPS/usr"
+  DEPS_LIB="$DEPS_USR/lib/x86_64-linux-gnu"
+  DEPS_BLAS="$DEPS_LIB/openblas-pthread"
+  # gpu_deps.sh stores libopenblas xz-compressed: unpack in place (xz, or Python's lzma).
+  while IFS= read -r -d '' packed; do
+    if command -v xz >/dev/null; then
+      xz -dc "$packed" >"${packed%.xz}.part"
+    else
+      python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+        "$packed" "${packed%.xz}.part"
+    fi || die "cannot unpack $packed (needs xz or python3)"
+    mv "${packed%.xz}.part" "${packed%.xz}" && rm -f "$packed"
+  done < <(find "$DEPS" -name '*.xz' -print0)
+  for f in "$DEPS_LIB/cmake/fmt" "$DEPS_LIB/cmake/GTest" "$DEPS_LIB/cmake/benchmark" "$DEPS_LIB/libz.so" \
+           "$DEPS_BLAS/libopenblas.so" "$DEPS_BLAS/pkgconfig/openblas.pc" "$DEPS_USR/bin/pkg-config"; do
+    [ -e "$f" ] || die "$DEPS is incomplete (no ${f#"$DEPS"/}): run tools/gpu_deps.sh again"
+  done
+  export PKG_CONFIG_PATH="$DEPS_BLAS/pkgconfig:$DEPS_LIB/pkgconfig:$DEPS_USR/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+  PKG_CONFIG_DESC="$(command -v pkg-config || true)"
+  if [ -z "$PKG_CONFIG_DESC" ]; then
+    PKG_CONFIG_DESC="$DEPS_USR/bin/pkg-config"
+    DEPS_FLAGS+=(-DPKG_CONFIG_EXECUTABLE="$PKG_CONFIG_DESC")
+  fi
+  DEPS_LD_PATH="$DEPS_LIB:$DEPS_BLAS"
+  DEPS_FLAGS+=(-DCMAKE_PREFIX_PATH="$DEPS_USR" -Dfmt_DIR="$DEPS_LIB/cmake/fmt" -DGTest_DIR="$DEPS_LIB/cmake/GTest"
+               -Dbenchmark_DIR="$DEPS_LIB/cmake/benchmark"
+               -DZLIB_INCLUDE_DIR="$DEPS_USR/include" -DZLIB_LIBRARY="$DEPS_LIB/libz.so"
+               -DCMAKE_CXX_FLAGS="${CXXFLAGS:+$CXXFLAGS }-isystem $DEPS_USR/include"
+               -DCMAKE_CUDA_FLAGS="${CUDAFLAGS:+$CUDAFLAGS }-isystem $DEPS_USR/include"
+               -DCMAKE_BUILD_RPATH="$DEPS_LIB;$DEPS_BLAS"
+               -DCMAKE_EXE_LINKER_FLAGS="${LDFLAGS:+$LDFLAGS }-Wl,--disable-new-dtags -Wl,-rpath-link,$DEPS_LD_PATH")
+  echo "gpu_check: using the bundled packages in $DEPS ($(grep -c . "$DEPS/PACKAGES" 2>/dev/null || echo '?') Debian 12 packages; pkg-config: $PKG_CONFIG_DESC)"
+fi
+
+# with_deps CMD...: runs CMD with the bundled libraries (if any) first on LD_LIBRARY_PATH.
+with_deps() {
+  if [ -n "$DEPS_LD_PATH" ]; then
+    LD_LIBRARY_PATH="$DEPS_LD_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"
+  else
+    "$@"
+  fi
+}
 
 # ---- configure + build -------------------------------------------------------------------------
 GENERATOR=()
@@ -107,7 +186,7 @@ CONFIG_LOG="$BUILD/gpu_check_configure.log"
 BUILD_LOG="$BUILD/gpu_check_build.log"
 if ! cmake -S "$ROOT" -B "$BUILD" ${GENERATOR[@]+"${GENERATOR[@]}"} -DCMAKE_BUILD_TYPE=Release -DATEBM_CUDA=ON \
       -DCMAKE_CUDA_ARCHITECTURES="$ARCH" -DCMAKE_CUDA_COMPILER="$NVCC" -DATEBM_BUILD_BENCH=ON \
-      ${CUDNN_FLAGS[@]+"${CUDNN_FLAGS[@]}"} >"$CONFIG_LOG" 2>&1; then
+      ${CUDNN_FLAGS[@]+"${CUDNN_FLAGS[@]}"} ${NCCL_FLAGS[@]+"${NCCL_FLAGS[@]}"} ${DEPS_FLAGS[@]+"${DEPS_FLAGS[@]}"} >"$CONFIG_LOG" 2>&1; then
   tail -n 40 "$CONFIG_LOG" >&2
   die "configure failed (full log: $CONFIG_LOG)"
 fi
@@ -116,6 +195,10 @@ if ! grep -q "CUDA backend ON" "$CONFIG_LOG"; then
   die "CMake did not enable the CUDA backend"
 fi
 grep "atebm:" "$CONFIG_LOG"
+if [ -n "$DEPS_LD_PATH" ]; then  # where the bundled packages were found (all under .gpu-deps)
+  echo "gpu_check: resolved $(sed -n -E 's/^(fmt_DIR|GTest_DIR|benchmark_DIR|ZLIB_LIBRARY|pkgcfg_lib_OPENBLAS_openblas):[A-Z]+=(.*)/\1=\2/p' \
+    "$BUILD/CMakeCache.txt" | paste -sd' ')"
+fi
 grep -q "cuDNN .*NOTFOUND" "$CONFIG_LOG" && echo "gpu_check: WARNING: cuDNN not found; set CUDNN_ROOT"
 
 TARGETS=(atebm atebm_tests_cuda atebm_tests_engine atebm_bench_cuda)
@@ -139,7 +222,7 @@ run_tests() {
   local log="$BUILD/gpu_check_${label//[^A-Za-z0-9_]/_}.log"
   [ -x "$bin" ] || { echo "gpu_check: $bin missing" >&2; STATUS=1; SUMMARY+=("$label|-|-|-|-"); return; }
   local start=$SECONDS rc
-  timeout 600 "$bin" --gtest_color=no "$@" >"$log" 2>&1
+  with_deps timeout 600 "$bin" --gtest_color=no "$@" >"$log" 2>&1
   rc=$?
   local passed failed skipped
   passed="$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n1)"
@@ -182,7 +265,7 @@ run_nccl_train() {  # run_nccl_train RANKS
  "loss": {"r1_weight": 0.1},
  "train": {"max_iters": 8, "checkpoint_every": 4, "device": "cuda", "sample_at_end": false}}
 JSON
-  if timeout 300 mpirun --allow-run-as-root --oversubscribe -np "$ranks" "$BUILD/atebm" train \
+  if with_deps timeout 300 mpirun --allow-run-as-root --oversubscribe -np "$ranks" "$BUILD/atebm" train \
        --config "$BUILD/gpu_check_tiny.json" --out "$out" >"$log" 2>&1 && [ -f "$out/model.safetensors" ]; then
     SUMMARY+=("$label|1|0|0|$((SECONDS - start))")
   else
@@ -211,7 +294,7 @@ run_bench() {  # run_bench LABEL FILTER MIN_TIME TIMEOUT
   local label="$1" filter="$2" min_time="$3" limit="$4" rc
   local json="$BUILD/gpu_check_bench_$label.json" log="$BUILD/gpu_check_bench_$label.log"
   echo "gpu_check: atebm_bench_cuda --benchmark_filter='$filter' (min time ${min_time}s, limit ${limit}s)"
-  timeout "$limit" "$BUILD/bench/atebm_bench_cuda" --benchmark_filter="$filter" --benchmark_min_time="$min_time" \
+  with_deps timeout "$limit" "$BUILD/bench/atebm_bench_cuda" --benchmark_filter="$filter" --benchmark_min_time="$min_time" \
     --benchmark_out="$json" --benchmark_out_format=json 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   if [ "$rc" -ne 0 ]; then
