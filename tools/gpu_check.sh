@@ -201,7 +201,7 @@ if [ -n "$DEPS_LD_PATH" ]; then  # where the bundled packages were found (all un
 fi
 grep -q "cuDNN .*NOTFOUND" "$CONFIG_LOG" && echo "gpu_check: WARNING: cuDNN not found; set CUDNN_ROOT"
 
-TARGETS=(atebm atebm_tests_cuda atebm_tests_engine atebm_bench_cuda)
+TARGETS=(atebm atebm_tests_cuda atebm_tests_engine atebm_tests_data atebm_tests_at_ebm atebm_bench_cuda)
 SECONDS=0
 if ! cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}" >"$BUILD_LOG" 2>&1; then
   grep -n -m 20 -E "error|Error" "$BUILD_LOG" >&2
@@ -248,7 +248,9 @@ run_tests() {
 }
 
 run_tests "atebm_tests_cuda" "$BUILD/tests/atebm_tests_cuda"
-run_tests "atebm_tests_engine (Cuda*)" "$BUILD/tests/atebm_tests_engine" --gtest_filter='Cuda*'
+run_tests "atebm_tests_engine (Cuda*, Pinned*)" "$BUILD/tests/atebm_tests_engine" --gtest_filter='Cuda*:Pinned*'
+run_tests "atebm_tests_data (*Pinned*)" "$BUILD/tests/atebm_tests_data" --gtest_filter='*Pinned*'
+run_tests "atebm_tests_at_ebm (GraphedPgd*)" "$BUILD/tests/atebm_tests_at_ebm" --gtest_filter='GraphedPgd*'
 
 # ---- data-parallel training over NCCL ----------------------------------------------------------
 # A few iterations of a tiny model on the GPU(s): 1 rank, then one rank per GPU when there are
