@@ -3,9 +3,9 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -415,7 +415,6 @@ struct Trainer::Impl {
       ATEBM_CHECK(all_finite(p), "training diverged at iteration {}: parameter {} holds NaN or Inf after the update; {}",
                   iteration + 1, name, checkpoint_status());
 
-    // Metrics of this batch (no graph needed).
     // Metrics of this batch (no graph needed), over the global batch: logits of every rank.
     NoGradGuard ng;
     const std::vector<double> lr_real = comm->allgather(values(t.logits_real));
