@@ -17,6 +17,8 @@
 #   CONV_FILTER=RE      which conv benchmarks run (default 'conv2d_.*/n32/': batch 32 only)
 #   CONV_MIN_TIME=S     their --benchmark_min_time (default 0.02)
 #   SKIP_BENCH=1        tests only
+#   SKIP_TESTS=1        benchmarks only (with REUSE_BUILD=1: a second call after a SKIP_BENCH one)
+#   REUSE_BUILD=1       keep BUILD_DIR and rebuild incrementally instead of wiping it
 #   GPU_DEPS=DIR        bundled packages (default <repo>/.gpu-deps, used when it exists; 'none': never)
 # Exit status: 0 when everything built and passed; 1 when the configure or the build failed
 # (the log's tail is printed), a test failed, the GPU tests all skipped although a GPU is
@@ -180,7 +182,7 @@ with_deps() {
 # ---- configure + build -------------------------------------------------------------------------
 GENERATOR=()
 command -v ninja >/dev/null && GENERATOR=(-G Ninja)
-rm -rf "$BUILD"
+[ "${REUSE_BUILD:-0}" = 1 ] || rm -rf "$BUILD"
 mkdir -p "$BUILD"
 CONFIG_LOG="$BUILD/gpu_check_configure.log"
 BUILD_LOG="$BUILD/gpu_check_build.log"
@@ -247,6 +249,9 @@ run_tests() {
   fi
 }
 
+# Tests and the NCCL job (skipped with SKIP_TESTS=1; the block is not indented because it holds a
+# here-document).
+if [ "${SKIP_TESTS:-0}" != 1 ]; then
 run_tests "atebm_tests_cuda" "$BUILD/tests/atebm_tests_cuda"
 run_tests "atebm_tests_engine (Cuda*, Pinned*)" "$BUILD/tests/atebm_tests_engine" --gtest_filter='Cuda*:Pinned*'
 run_tests "atebm_tests_data (*Pinned*)" "$BUILD/tests/atebm_tests_data" --gtest_filter='*Pinned*'
@@ -284,6 +289,7 @@ elif ! grep -q "NCCL ON" "$CONFIG_LOG"; then
 else
   run_nccl_train 1
   if [ "$GPU_COUNT" -gt 1 ]; then run_nccl_train "$GPU_COUNT"; fi
+fi
 fi
 
 # ---- benchmarks --------------------------------------------------------------------------------
