@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "common/gpu_test.h"
 #include "at_ebm/method/pgd_graph.h"
 #include "engine/device.h"
 #include "nn/models/model_config.h"
@@ -62,10 +63,8 @@ TEST(GraphedPgd, OnTheCpuIsExactlyPgd) {
 }
 
 TEST(GraphedPgd, OnCudaReplaysAndEqualsEagerPgd) {
-#ifndef ATEBM_WITH_CUDA
-  GTEST_SKIP() << "built without the CUDA backend";
-#else
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
+  ATEBM_SKIP_WITHOUT_GPU();
+#ifdef ATEBM_WITH_CUDA
   Model m = tiny_resnet(Device::cuda());
   const nn::NamedTensors params = m.net->named_parameters();
   GraphedPgd loop(m.f, params);

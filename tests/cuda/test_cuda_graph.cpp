@@ -19,6 +19,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/gpu_test.h"
 #include "engine/device.h"
 #include "engine/factories.h"
 #ifdef ATEBM_WITH_CUDA
@@ -45,11 +46,7 @@ namespace {
 class CudaGraphs : public ::testing::Test {
  protected:
   void SetUp() override {
-#ifndef ATEBM_WITH_CUDA
-    GTEST_SKIP() << "built without the CUDA backend";
-#else
-    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
-#endif
+    ATEBM_SKIP_WITHOUT_GPU();
   }
 };
 

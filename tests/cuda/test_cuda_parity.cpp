@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "common/gpu_test.h"
 #include "engine/autograd/engine.h"
 #include "engine/device.h"
 #include "engine/factories.h"
@@ -173,12 +174,8 @@ Pass run_case(const OpCase& c, const Tensors& inputs, const Tensors& w_out, cons
 class CudaParity : public ::testing::TestWithParam<size_t> {
  protected:
   void SetUp() override {
-#ifndef ATEBM_WITH_CUDA
-    GTEST_SKIP() << "built without the CUDA backend";
-#else
-    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
+    ATEBM_SKIP_WITHOUT_GPU();
     set_allow_tf32(false);
-#endif
   }
   void TearDown() override { set_allow_tf32(true); }  // the library default
 };

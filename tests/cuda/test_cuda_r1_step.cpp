@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 
+#include "common/gpu_test.h"
 #include "at_ebm/method/losses.h"
 #include "at_ebm/method/pgd.h"
 #include "engine/autograd/engine.h"
@@ -85,12 +86,8 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 class CudaTrainingStep : public ::testing::Test {
  protected:
   void SetUp() override {
-#ifndef ATEBM_WITH_CUDA
-    GTEST_SKIP() << "built without the CUDA backend";
-#else
-    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
+    ATEBM_SKIP_WITHOUT_GPU();
     set_allow_tf32(false);
-#endif
   }
   void TearDown() override { set_allow_tf32(true); }
 };

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/gpu_test.h"
 #include "engine/device.h"
 #include "engine/factories.h"
 #include "engine/generator.h"
@@ -22,11 +23,7 @@ namespace {
 class CudaBasics : public ::testing::Test {
  protected:
   void SetUp() override {
-#ifndef ATEBM_WITH_CUDA
-    GTEST_SKIP() << "built without the CUDA backend";
-#else
-    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
-#endif
+    ATEBM_SKIP_WITHOUT_GPU();
   }
   static TensorOptions on_cuda(DType dt) { return {.dtype = dt, .device = Device::cuda()}; }
   static TensorOptions on_cpu(DType dt) { return {.dtype = dt}; }
