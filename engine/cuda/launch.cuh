@@ -7,6 +7,7 @@
 //                            N operands of one logical shape with arbitrary (e.g. broadcast,
 //                            stride 0) strides: size-1 dims dropped, mergeable dims merged, and
 //                            the element offsets of logical index i computed on the device
+//   block_sum                a deterministic block-wide sum in double
 //   check_cuda_tensor / check_contiguous_out   argument checks with the op's name
 // Launch every kernel on the engine's stream: kernel<<<grid_for(n), kThreads, 0, current_stream()>>>.
 #include <algorithm>
@@ -88,6 +89,21 @@ __device__ __forceinline__ void offsets_of(const Geometry<N>& g, int64_t i, int6
   if (g.ndim > 0) {
     for (int k = 0; k < N; ++k) off[k] += i * g.strides[k][0];
   }
+}
+
+// Sum of one value per thread of the block, in a fixed tree order (so the same inputs give the
+// same bits, whatever the launch); every thread gets the total. blockDim.x must be kThreads, and
+// every thread of the block must call it.
+__device__ inline double block_sum(double v) {
+  __shared__ double s[kThreads];
+  __syncthreads();  // a previous call's readers of s[0] are done
+  s[threadIdx.x] = v;
+  __syncthreads();
+  for (int w = kThreads / 2; w > 0; w >>= 1) {
+    if (threadIdx.x < w) s[threadIdx.x] += s[threadIdx.x + w];
+    __syncthreads();
+  }
+  return s[0];
 }
 
 inline void check_cuda_tensor(const Tensor& t, const char* op) {

@@ -42,20 +42,6 @@ __device__ __forceinline__ double masked(const T* g, const T* m, int64_t j) {
   return m ? static_cast<double>(m[j]) * static_cast<double>(g[j]) : static_cast<double>(g[j]);
 }
 
-// Sum of one value per thread in a fixed tree order; every thread gets the total.
-// blockDim.x must be kThreads.
-__device__ double block_sum(double v) {
-  __shared__ double s[kThreads];
-  __syncthreads();  // the previous call's readers of s[0] are done
-  s[threadIdx.x] = v;
-  __syncthreads();
-  for (int w = kThreads / 2; w > 0; w >>= 1) {
-    if (threadIdx.x < w) s[threadIdx.x] += s[threadIdx.x + w];
-    __syncthreads();
-  }
-  return s[0];
-}
-
 // Σ_c partial[i, c] in chunk order (every thread computes it the same way).
 __device__ __forceinline__ double sample_total(const double* partial, int64_t i, int64_t chunks) {
   double t = 0.0;

@@ -30,20 +30,6 @@ constexpr int64_t kFewColumns = 16384;  // fewer output columns than this → se
 
 __device__ __forceinline__ int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-// Sum of one value per thread of the block, in a fixed tree order; every thread gets the total.
-// blockDim.x must be kThreads.
-__device__ double block_sum(double v) {
-  __shared__ double s[kThreads];
-  __syncthreads();  // a previous call's readers of s[0] are done
-  s[threadIdx.x] = v;
-  __syncthreads();
-  for (int w = kThreads / 2; w > 0; w >>= 1) {
-    if (threadIdx.x < w) s[threadIdx.x] += s[threadIdx.x + w];
-    __syncthreads();
-  }
-  return s[0];
-}
-
 // Sum over the 32 lanes of a warp (fixed shuffle tree); lane 0 holds the total.
 __device__ __forceinline__ double warp_sum(double v) {
   for (int o = kWarp / 2; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
