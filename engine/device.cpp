@@ -35,6 +35,12 @@ int cuda_device_count() {
 #endif
 }
 
+void set_current_cuda_device(int index) {
+  ATEBM_CHECK(index >= 0 && index < cuda_device_count(), "set_current_cuda_device: cuda:{} is not visible ({} CUDA device(s){})",
+              index, cuda_device_count(), cuda_built() ? "" : "; this build has no CUDA backend");
+  ATEBM_CUDA_CALL("set_current_cuda_device", cuda::set_device(index));
+}
+
 void throw_no_cuda(const char* op) {
   ATEBM_FAIL("{}: this build has no CUDA backend (reconfigure with -DATEBM_CUDA=ON on a machine with nvcc)", op);
 }

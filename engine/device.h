@@ -31,6 +31,11 @@ struct Device {
 bool cuda_built();
 /// Number of visible CUDA devices (0 without the backend or without a GPU).
 int cuda_device_count();
+/// Makes cuda:index the calling thread's current CUDA device: where the caching allocator takes
+/// new device memory and where library handles are made. A process that owns one GPU (a
+/// data-parallel rank on cuda:LOCAL_RANK) calls it once at start, before creating CUDA tensors.
+/// Throws without the backend or for an index that is not visible.
+void set_current_cuda_device(int index);
 
 }  // namespace atebm
 

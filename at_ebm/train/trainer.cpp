@@ -179,6 +179,9 @@ struct Trainer::Impl {
         device(training_device(cfg.train.device, rank)),
         gen(rank_seed(cfg.train.seed, rank)) {
     if (cfg.train.threads > 0) set_num_threads(static_cast<int>(cfg.train.threads));
+    // This process's GPU becomes current before any CUDA tensor exists: the allocator, cuBLAS,
+    // cuDNN and NCCL all work on the current device (one GPU per rank).
+    if (device.is_cuda()) set_current_cuda_device(device.index);
     check_model_input(cfg.model, cfg.data.shape);
     const fs::path state_path = fs::path(dir) / "state.safetensors";
     // Only rank 0 writes; the others read the same folder (a shared file system across nodes).

@@ -218,6 +218,8 @@ int device_count() {
   return count;
 }
 
+void set_device(int index) { ATEBM_CUDA_CHECK(cudaSetDevice(index)); }
+
 void init() {
   ATEBM_CHECK(device_count() > 0,
               "a CUDA tensor was requested but no CUDA device is visible (no driver or GPU, or "

@@ -20,6 +20,8 @@ void arange(const Tensor& dst, double start, double step);
 void uniform(const Tensor& dst, uint64_t seed, uint64_t offset, double lo, double hi);
 void normal(const Tensor& dst, uint64_t seed, uint64_t offset, double mean, double std);
 int device_count();
+/// cudaSetDevice(index) for the calling thread (checked).
+void set_device(int index);
 /// Registers the CUDA allocator with the engine (idempotent).
 void init();
 

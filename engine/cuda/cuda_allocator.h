@@ -26,9 +26,11 @@
 // can sit in memory a replay writes. Replays must run on the stream the shared cache is ordered
 // on (the engine's stream, where eager work runs), since pool blocks came from that cache.
 //
-// Memory is taken on the current CUDA device (device 0 unless someone called cudaSetDevice);
-// each block remembers its ordinal and is freed on it. The Allocator interface carries no device
-// index yet, so tensors on cuda:N > 0 need that interface extended first.
+// Memory is taken on the current CUDA device (device 0 unless set_current_cuda_device() or
+// cudaSetDevice chose another); each block remembers its ordinal and is freed on it. The
+// Allocator interface carries no device index, so a process works with one GPU: the one it made
+// current (a data-parallel rank on cuda:LOCAL_RANK does so at start). Several GPUs in one process
+// would need that interface extended first.
 #include <cstddef>
 #include <cstdint>
 #include <map>

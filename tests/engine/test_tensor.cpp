@@ -1,7 +1,9 @@
 // Tensor geometry, views without copies, factories and the CPU allocator.
 #include <gtest/gtest.h>
 
+#include "common/expect.h"
 #include "engine/cpu/cpu_allocator.h"
+#include "engine/device.h"
 #include "ops/ops.h"
 
 using namespace atebm;
@@ -125,4 +127,10 @@ TEST(CpuAllocator, LargeBlocksAreReused) {
   EXPECT_EQ(Storage::live_count(), live);
   cpu::release_cached();
   EXPECT_EQ(cpu::allocator_stats().cached_bytes, 0);
+}
+
+TEST(Tensor, SettingACudaDeviceThatIsNotThereSaysWhy) {
+  if (atebm::cuda_built() && atebm::cuda_device_count() > 0) GTEST_SKIP() << "a GPU is visible";
+  atebm::test::expect_error([] { atebm::set_current_cuda_device(0); },
+                            {"set_current_cuda_device: cuda:0 is not visible (0 CUDA device(s)"});
 }
