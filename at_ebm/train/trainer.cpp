@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -86,21 +85,16 @@ void check_model_input(const json& model, const std::vector<int64_t>& shape) {
                 model.at("dims").at(0).dump());
 }
 
-// The rank's training device: "cuda" under MPI means one GPU per rank, cuda:LOCAL_RANK (the rank's
-// index on its node, from the launcher's environment; the global rank when none is set).
-Device training_device(const std::string& spec, int rank) {
+// The rank's training device: "cuda" under MPI means one GPU per rank, cuda:LOCAL_RANK (the
+// rank's index among the ranks of its node, from the communicator).
+Device training_device(const std::string& spec, const nn::Communicator& comm) {
   if (spec != "cuda") return Device::parse(spec);
-  int local = rank;
-  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID", "LOCAL_RANK"})
-    if (const char* v = std::getenv(var); v != nullptr && *v != '\0') {
-      local = std::atoi(v);
-      break;
-    }
+  const int local = comm.local_rank();
   const int count = cuda_device_count();
   ATEBM_CHECK(count > 0, "train.device = cuda, but no CUDA device is visible{}",
               cuda_built() ? "" : " (atebm was built without the CUDA backend)");
   ATEBM_CHECK(local < count, "train.device = cuda: rank {} would use cuda:{}, but this node has {} GPU(s); start at "
-              "most one rank per GPU", rank, local, count);
+              "most one rank per GPU", comm.rank(), local, count);
   return Device::cuda(local);
 }
 
@@ -176,7 +170,7 @@ struct Trainer::Impl {
         comm(opt.comm ? opt.comm : nn::local_communicator()),
         rank(comm->rank()),
         world(comm->size()),
-        device(training_device(cfg.train.device, rank)),
+        device(training_device(cfg.train.device, *comm)),
         gen(rank_seed(cfg.train.seed, rank)) {
     if (cfg.train.threads > 0) set_num_threads(static_cast<int>(cfg.train.threads));
     // This process's GPU becomes current before any CUDA tensor exists: the allocator, cuBLAS,

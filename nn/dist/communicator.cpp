@@ -16,6 +16,7 @@ class LocalCommunicator final : public Communicator {
  public:
   int rank() const override { return 0; }
   int size() const override { return 1; }
+  int local_rank() const override { return 0; }
   std::string backend() const override { return "local"; }
   void allreduce_sum(const Tensor& t) override {
     ATEBM_CHECK(t.defined(), "allreduce_sum: undefined tensor");

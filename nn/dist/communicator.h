@@ -32,6 +32,8 @@ class Communicator {
   virtual ~Communicator() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
+  /// This rank's index among the ranks of its node (the GPU it should use: one rank per GPU).
+  virtual int local_rank() const = 0;
   /// "local", "mpi" (CPU tensors only) or "mpi+nccl".
   virtual std::string backend() const = 0;
 

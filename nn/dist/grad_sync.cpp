@@ -5,6 +5,7 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/error.h"
 #include "engine/factories.h"
+#include "engine/shape.h"
 #include "ops/inplace.h"
 #include "ops/ops.h"
 
@@ -13,13 +14,7 @@ namespace {
 
 // A contiguous view of `shape` at `offset` elements into the flat bucket.
 Tensor slot_view(const Tensor& flat, const Shape& shape, int64_t offset) {
-  Shape strides(shape.size());
-  int64_t s = 1;
-  for (size_t d = shape.size(); d-- > 0;) {
-    strides[d] = s;
-    s *= shape[d];
-  }
-  return make_view(flat, shape, strides, offset);
+  return make_view(flat, shape, contiguous_strides(shape), offset);
 }
 
 }  // namespace

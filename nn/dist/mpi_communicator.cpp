@@ -101,10 +101,17 @@ class MpiCommunicator final : public Communicator {
     ATEBM_MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
     ATEBM_MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
     ATEBM_MPI_CHECK(MPI_Comm_size(comm_, &size_));
+    // The ranks sharing this node's memory, ordered by world rank: whatever the launcher, the
+    // local rank is this rank's place among them.
+    MPI_Comm node = MPI_COMM_NULL;
+    ATEBM_MPI_CHECK(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
+    ATEBM_MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
+    ATEBM_MPI_CHECK(MPI_Comm_free(&node));
   }
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
+  int local_rank() const override { return local_rank_; }
   std::string backend() const override { return nccl_built() ? "mpi+nccl" : "mpi"; }
 
   void allreduce_sum(const Tensor& t) override { allreduce_sum_async(t)->wait(); }
@@ -178,7 +185,7 @@ class MpiCommunicator final : public Communicator {
   }
 
   MPI_Comm comm_ = MPI_COMM_NULL;
-  int rank_ = 0, size_ = 1;
+  int rank_ = 0, size_ = 1, local_rank_ = 0;
   std::unique_ptr<NcclCommunicator> nccl_;
 };
 

@@ -25,6 +25,7 @@ TEST(LocalCommunicator, IsOneRankWhoseCollectivesAreTheIdentity) {
   auto c = local_communicator();
   EXPECT_EQ(c->rank(), 0);
   EXPECT_EQ(c->size(), 1);
+  EXPECT_EQ(c->local_rank(), 0);
   EXPECT_EQ(c->backend(), "local");
   const Tensor t = from_vector(std::vector<float>{1, 2, 3}, {3});
   c->allreduce_sum(t);
