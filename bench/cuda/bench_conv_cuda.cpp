@@ -42,6 +42,7 @@
 #ifdef ATEBM_WITH_CUDA
 #include <cudnn.h>
 
+#include "bench/cuda/gpu_timer.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/stream.h"
 #include "engine/factories.h"
@@ -57,6 +58,7 @@ namespace {
 #ifdef ATEBM_WITH_CUDA
 
 using atebm::Tensor;
+using atebm::bench::GpuTimer;
 using atebm::cuda::ConvPass;
 
 #define BENCH_CUDNN_CHECK(call)                                                                                  \
@@ -105,32 +107,6 @@ std::vector<ConvShape> resnet_conv_shapes() {
 
 enum class Way { Engine, Cudnn, ImplicitGemm };
 
-// GPU time between two events recorded on the engine's stream.
-class GpuTimer {
- public:
-  GpuTimer() {
-    ATEBM_CUDA_CHECK(cudaEventCreate(&start_));
-    ATEBM_CUDA_CHECK(cudaEventCreate(&stop_));
-  }
-  ~GpuTimer() {
-    cudaEventDestroy(start_);
-    cudaEventDestroy(stop_);
-  }
-  GpuTimer(const GpuTimer&) = delete;
-  GpuTimer& operator=(const GpuTimer&) = delete;
-
-  void start() { ATEBM_CUDA_CHECK(cudaEventRecord(start_, atebm::cuda::current_stream())); }
-  double stop_seconds() {
-    ATEBM_CUDA_CHECK(cudaEventRecord(stop_, atebm::cuda::current_stream()));
-    ATEBM_CUDA_CHECK(cudaEventSynchronize(stop_));
-    float ms = 0.0f;
-    ATEBM_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-    return static_cast<double>(ms) / 1e3;
-  }
-
- private:
-  cudaEvent_t start_ = nullptr, stop_ = nullptr;
-};
 
 // The benchmark's own cuDNN handle (the engine's is private to ops/cuda/conv_cudnn.cu).
 cudnnHandle_t bench_handle() {

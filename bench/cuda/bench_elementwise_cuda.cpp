@@ -37,6 +37,7 @@
 #include "at_ebm/method/pgd.h"
 #include "engine/autograd/engine.h"
 #include "engine/autograd/grad_mode.h"
+#include "bench/cuda/gpu_timer.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/cuda_graph.h"
 #include "engine/cuda/stream.h"
@@ -55,6 +56,8 @@ namespace {
 
 #ifdef ATEBM_WITH_CUDA
 
+using atebm::bench::GpuTimer;
+
 bool skip_without_gpu(benchmark::State& state) {
   if (cuda_device_count() > 0) return false;
   state.SkipWithError("no CUDA device visible");
@@ -63,32 +66,6 @@ bool skip_without_gpu(benchmark::State& state) {
 
 constexpr TensorOptions kGpu{.dtype = DType::Float32, .device = Device{DeviceType::CUDA, 0}};
 
-// GPU time between two events recorded on the engine's stream.
-class GpuTimer {
- public:
-  GpuTimer() {
-    ATEBM_CUDA_CHECK(cudaEventCreate(&start_));
-    ATEBM_CUDA_CHECK(cudaEventCreate(&stop_));
-  }
-  ~GpuTimer() {
-    cudaEventDestroy(start_);
-    cudaEventDestroy(stop_);
-  }
-  GpuTimer(const GpuTimer&) = delete;
-  GpuTimer& operator=(const GpuTimer&) = delete;
-
-  void start() { ATEBM_CUDA_CHECK(cudaEventRecord(start_, cuda::current_stream())); }
-  double stop_seconds() {
-    ATEBM_CUDA_CHECK(cudaEventRecord(stop_, cuda::current_stream()));
-    ATEBM_CUDA_CHECK(cudaEventSynchronize(stop_));
-    float ms = 0.0f;
-    ATEBM_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-    return static_cast<double>(ms) / 1e3;
-  }
-
- private:
-  cudaEvent_t start_ = nullptr, stop_ = nullptr;
-};
 
 // GB/s of a device-to-device cudaMemcpyAsync of n float32 (bytes read + written), measured once
 // per size per run over 20 copies.
