@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
-#include <numeric>
 #include <vector>
 
 #include "at_ebm/data/augment.h"
@@ -21,6 +19,7 @@
 #include "nn/optim/lr_schedule.h"
 #include "nn/optim/sgd.h"
 #include "ops/loss.h"
+#include "ops/shape_ops.h"
 
 namespace atebm::at_ebm {
 
@@ -107,12 +106,6 @@ Tensor load_labelled(const data::Dataset& ds, int64_t first, int64_t b, Tensor& 
 Device model_device(const nn::Module& model) {
   const auto params = model.named_parameters();
   return params.empty() ? Device::cpu() : params.front().second.device();
-}
-
-// Rows [first, first + rows.size(0)) of `out` (float32 [n, K] on the CPU) = rows.
-void store_rows(Tensor& out, int64_t first, const Tensor& rows) {
-  const Tensor c = copy_to(rows, Device::cpu(), DType::Float32);
-  std::memcpy(out.data<float>() + first * out.size(1), c.data<float>(), static_cast<size_t>(c.numel()) * sizeof(float));
 }
 
 // Runs f in eval mode and restores the model's mode afterwards (also when f throws).
@@ -236,23 +229,15 @@ Tensor classifier_features(nn::ResNet& model, const Tensor& images) {
 }
 
 Tensor classifier_features(nn::ResNet& model, const data::Dataset& ds, const FeatureOptions& opt) {
-  ATEBM_CHECK(ds.size() >= 1, "classifier_features: {} holds no images", ds.name());
-  ATEBM_CHECK(opt.n >= 0, "classifier_features: n must be >= 0 (0: all images), got {}", opt.n);
-  ATEBM_CHECK(opt.batch_size >= 1, "classifier_features: batch_size must be >= 1, got {}", opt.batch_size);
   ATEBM_CHECK(ds.shape().c == model.config().in_channels,
               "classifier_features: {} has {} channels but the classifier takes {}", ds.name(), ds.shape().c,
               model.config().in_channels);
-  const std::vector<int64_t> indices = feature_indices(ds.size(), opt);
-  const auto n = static_cast<int64_t>(indices.size());
   Tensor out;
-  for (int64_t first = 0; first < n; first += opt.batch_size) {
-    const int64_t b = std::min(opt.batch_size, n - first);
-    const std::vector<int64_t> part(indices.begin() + first, indices.begin() + first + b);
-    const Tensor f = classifier_features(model, load_images(ds, part));
+  for_each_feature_batch(ds, opt, "classifier_features", [&](int64_t first, int64_t n, const Tensor& images) {
+    const Tensor f = classifier_features(model, images);
     if (!out.defined()) out = empty({n, f.size(1)});
-    store_rows(out, first, f);
-    if (opt.progress) opt.progress(first + b, n);
-  }
+    copy_into(narrow(out, 0, first, f.size(0)), f);
+  });
   return out;
 }
 

@@ -37,10 +37,13 @@ struct InceptionFeatures {
 /// images with other than 1 or 3 channels, or invalid options.
 InceptionFeatures inception_features(InceptionV3& net, const data::Dataset& ds, const FeatureOptions& opt);
 
-/// The images of a set of `size` that opt.n selects: all of them in order (n = 0 or n ≥ size),
-/// else n drawn with opt.seed (at_ebm::draw_indices: folders are sorted by class, so a prefix
-/// would be biased). Shared by every feature extractor.
-std::vector<int64_t> feature_indices(int64_t size, const FeatureOptions& opt);
+/// The batches every feature extractor runs over. Checks that `ds` holds images and that opt.n
+/// and opt.batch_size are valid (errors name `who`), takes the images opt.n selects — all of
+/// them in order (n = 0 or n ≥ size), else n drawn with opt.seed (at_ebm::draw_indices: folders
+/// are sorted by class, so a prefix would be biased) — and calls fn(first, total, images) for
+/// each batch of up to opt.batch_size images [b, C, H, W] in order, then opt.progress.
+void for_each_feature_batch(const data::Dataset& ds, const FeatureOptions& opt, const char* who,
+                            const std::function<void(int64_t first, int64_t total, const Tensor& images)>& fn);
 
 /// Generated samples saved as float32 [N, C, H, W] in [0, 1]: a .npy file, or the array
 /// "samples" of a .npz (`atebm sample --npy / --npz`); other layouts and dtypes as npy.h reads
