@@ -8,6 +8,7 @@
 #include "at_ebm/data/concat.h"
 #include "at_ebm/data/npy.h"
 #include "at_ebm/io/image_grid.h"
+#include "engine/atomic_file.h"
 #include "engine/parallel.h"
 #include "nn/models/model_config.h"
 
@@ -145,6 +146,11 @@ nn::LoadedModel load_eval_model(const std::string& path, DType dtype) {
   loaded.model->to(dtype);
   loaded.model->eval();
   return loaded;
+}
+
+void write_json_report(const std::string& path, const nlohmann::json& j) {
+  write_file_atomic(path, j.dump(2) + "\n", "write " + path);
+  fmt::print("wrote {}\n", path);
 }
 
 }  // namespace atebm::cli

@@ -149,4 +149,8 @@ DType compute_dtype(const std::string& name);
 /// The model file converted to `dtype`, in eval mode (BatchNorm uses its running statistics).
 nn::LoadedModel load_eval_model(const std::string& path, DType dtype);
 
+/// Writes a command's JSON report (2-space indent) atomically and says where; a failed write is
+/// an atebm::Error naming the file, and never leaves half a file.
+void write_json_report(const std::string& path, const nlohmann::json& j);
+
 }  // namespace atebm::cli

@@ -13,7 +13,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -112,15 +111,6 @@ at_ebm::InceptionFeatures features_of(FeatureNet& net, const ImageSet& set, cons
   return f;
 }
 
-void write_json(const std::string& path, const nlohmann::json& j) {
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  ATEBM_CHECK(file.good(), "{}: cannot open the file for writing", path);
-  file << j.dump(2) << '\n';
-  file.close();
-  ATEBM_CHECK(file.good(), "{}: write failed", path);
-  fmt::print("wrote {}\n", path);
-}
-
 FeatureNet open_feature_net(const FidArgs& a, Device device) {
   FeatureNet net;
   if (uses_classifier(a)) {
@@ -209,7 +199,7 @@ int run_fid(const FidArgs& a) {
     j["is"] = {{"mean", is.mean}, {"std", is.std}, {"splits", a.is_splits}};
   }
   j["seconds"] = seconds_since(t0);
-  if (!a.out.empty()) write_json(a.out, j);
+  if (!a.out.empty()) write_json_report(a.out, j);
   return 0;
 }
 

@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -95,12 +94,7 @@ int run_ood(const OodArgs& args) {
   }
   nlohmann::json j = at_ebm::ood_report_json(report);
   j["model"] = args.model.run.empty() ? args.model.model : args.model.run;
-  std::ofstream file(out, std::ios::binary | std::ios::trunc);
-  ATEBM_CHECK(file.good(), "{}: cannot open the file for writing", out);
-  file << j.dump(2) << '\n';
-  file.close();
-  ATEBM_CHECK(file.good(), "{}: write failed", out);
-  fmt::print("wrote {}\n", out);
+  write_json_report(out, j);
   return 0;
 }
 

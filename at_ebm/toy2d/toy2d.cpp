@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <deque>
 #include <filesystem>
-#include <fstream>
 #include <numeric>
 #include <set>
 
@@ -17,6 +16,7 @@
 #include "at_ebm/metrics/auc.h"
 #include "at_ebm/toy2d/plot.h"
 #include "at_ebm/train/train_config.h"
+#include "engine/atomic_file.h"
 #include "engine/autograd/engine.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/factories.h"
@@ -277,21 +277,6 @@ Figure draw_figure(const nn::Module& model, const ScoreFn& f, const Toy2dOptions
   return fig;
 }
 
-// Writes beside the target and renames, so a reader never sees half a file.
-void write_text_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    ATEBM_CHECK(out.good(), "toy2d: cannot open {} for writing", tmp);
-    out << text;
-    out.close();
-    ATEBM_CHECK(out.good(), "toy2d: writing {} failed", tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  ATEBM_CHECK(!ec, "toy2d: cannot rename {} to {}: {}", tmp, path, ec.message());
-}
-
 }  // namespace
 
 Toy2dOptions Toy2dOptions::from_json(const json& j) {
@@ -404,8 +389,8 @@ Toy2dResult run_toy2d(const Toy2dOptions& options, const std::string& out_dir) {
 
   write_png(r.png_path, fig.rgb.data(), o.plot_size, o.plot_size, 3);
   nn::save_model((std::filesystem::path(out_dir) / "model.safetensors").string(), *model, o.model);
-  write_text_atomic((std::filesystem::path(out_dir) / "config.json").string(), o.to_json().dump(2) + "\n");
-  write_text_atomic((std::filesystem::path(out_dir) / "toy2d.json").string(), r.to_json().dump(2) + "\n");
+  write_file_atomic((std::filesystem::path(out_dir) / "config.json").string(), o.to_json().dump(2) + "\n", "toy2d");
+  write_file_atomic((std::filesystem::path(out_dir) / "toy2d.json").string(), r.to_json().dump(2) + "\n", "toy2d");
   return r;
 }
 
