@@ -11,6 +11,8 @@
 #include <fstream>
 #include <set>
 
+#include "common/expect.h"
+#include "common/tiny_models.h"
 #include "at_ebm/data/file_bytes.h"
 #include "at_ebm/data/image_decode.h"
 #include "at_ebm/data/synthetic.h"
@@ -27,27 +29,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::shared_ptr<nn::Module> tiny_model(uint64_t seed = 0) {
-  Generator gen(seed);
-  auto m = nn::build_model({{"arch", "resnet"},
-                            {"block", "basic"},
-                            {"layers", {1, 1, 1, 1}},
-                            {"widths", {4, 4, 4, 4}},
-                            {"in_channels", 1},
-                            {"num_classes", 1},
-                            {"pool", 1}},
-                           gen);
-  m->eval();
-  return m;
-}
+std::shared_ptr<nn::Module> tiny_model(uint64_t seed = 0) { return atebm::test::tiny_resnet(seed); }
 
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  const std::vector<float> x = a.to_vector<float>(), y = b.to_vector<float>();
-  EXPECT_EQ(x.size(), y.size());
-  double m = 0;
-  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, static_cast<double>(std::abs(x[i] - y[i])));
-  return m;
-}
+using atebm::test::max_abs_diff;
 
 void expect_in_unit_range(const Tensor& t) {
   for (float v : t.to_vector<float>()) ASSERT_TRUE(v >= 0.0f && v <= 1.0f) << v;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "common/expect.h"
 #include "common/gpu_test.h"
 #include "at_ebm/method/pgd_graph.h"
 #include "engine/device.h"
@@ -38,10 +39,7 @@ Model tiny_resnet(Device device) {
   return m;
 }
 
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  const std::vector<double> d = abs(sub(a, b)).to_vector<double>();
-  return d.empty() ? 0.0 : *std::max_element(d.begin(), d.end());
-}
+using atebm::test::max_abs_diff;
 
 }  // namespace
 

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <set>
 
+#include "common/expect.h"
+#include "common/tiny_models.h"
 #include "at_ebm/data/synthetic.h"
 #include "at_ebm/method/sampler.h"
 #include "nn/io/model_file.h"
@@ -22,26 +24,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A ResNet small enough for 1×8×8 images: 8 → 8 → 4 → 2 → 1, then a 1×1 pool.
-nlohmann::json tiny_resnet_config() {
-  return {{"arch", "resnet"},     {"block", "basic"},  {"layers", {1, 1, 1, 1}}, {"widths", {4, 4, 4, 4}},
-          {"in_channels", 1},     {"num_classes", 1},  {"pool", 1}};
-}
+using atebm::test::tiny_resnet_config;
+std::shared_ptr<nn::Module> tiny_model(uint64_t seed = 0) { return atebm::test::tiny_resnet(seed); }
 
-std::shared_ptr<nn::Module> tiny_model(uint64_t seed = 0) {
-  Generator gen(seed);
-  auto m = nn::build_model(tiny_resnet_config(), gen);
-  m->eval();
-  return m;
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  const std::vector<float> x = a.to_vector<float>(), y = b.to_vector<float>();
-  EXPECT_EQ(x.size(), y.size());
-  double m = 0;
-  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, static_cast<double>(std::abs(x[i] - y[i])));
-  return m;
-}
+using atebm::test::max_abs_diff;
 
 fs::path temp_dir(const std::string& name) {
   const fs::path d = fs::temp_directory_path() / ("atebm_test_sampler_" + name + "_" + std::to_string(::getpid()));

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,20 @@ void expect_error(F&& f, const std::vector<std::string>& parts) {
     const std::string msg = e.what();
     for (const std::string& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
   }
+}
+
+/// max |a − b| over the elements, in double; a NaN difference counts as infinite (so a NaN result
+/// never passes a tolerance), and a size mismatch fails the test.
+inline double max_abs_diff(const Tensor& a, const Tensor& b) {
+  const auto x = a.to_vector<double>(), y = b.to_vector<double>();
+  EXPECT_EQ(x.size(), y.size());
+  double m = 0.0;
+  for (size_t i = 0; i < std::min(x.size(), y.size()); ++i) {
+    const double d = std::abs(x[i] - y[i]);
+    if (std::isnan(d)) return std::numeric_limits<double>::infinity();
+    m = std::max(m, d);
+  }
+  return m;
 }
 
 /// max|ours − ref| ≤ rtol · max|ref|: the error is measured against the reference's scale, so

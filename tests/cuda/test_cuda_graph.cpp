@@ -19,6 +19,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/expect.h"
 #include "common/gpu_test.h"
 #include "engine/device.h"
 #include "engine/factories.h"
@@ -59,13 +60,7 @@ using cuda::CudaGraph;
 
 TensorOptions on_cuda() { return {.dtype = DType::Float32, .device = Device::cuda()}; }
 
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  const auto x = a.to_vector<double>(), y = b.to_vector<double>();
-  EXPECT_EQ(x.size(), y.size());
-  double m = 0.0;
-  for (size_t i = 0; i < std::min(x.size(), y.size()); ++i) m = std::max(m, std::abs(x[i] - y[i]));
-  return m;
-}
+using atebm::test::max_abs_diff;
 
 TEST_F(CudaGraphs, ReplaysElementwiseWorkOnNewInputs) {
   const Tensor x = empty({1000}, on_cuda());

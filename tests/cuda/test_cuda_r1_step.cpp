@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 
+#include "common/expect.h"
 #include "common/gpu_test.h"
 #include "at_ebm/method/losses.h"
 #include "at_ebm/method/pgd.h"
@@ -76,12 +77,7 @@ void expect_allclose(const Tensor& gpu, const Tensor& cpu, double rtol, double a
   EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << a.size() << " elements differ";
 }
 
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  const auto x = a.to_vector<double>(), y = b.to_vector<double>();
-  double m = 0.0;
-  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(x[i] - y[i]));
-  return m;
-}
+using atebm::test::max_abs_diff;
 
 class CudaTrainingStep : public ::testing::Test {
  protected:

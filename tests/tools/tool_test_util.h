@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/tiny_models.h"
 #include "engine/generator.h"
 #include "nn/io/model_file.h"
 #include "nn/models/model_config.h"
@@ -26,9 +27,7 @@ namespace fs = std::filesystem;
 inline const std::string kAtebm = ATEBM_BINARY_DIR "/atebm";
 
 /// A grey 8×8 ResNet with one output (pool 1 on the 1×1 map): fast enough for every command.
-inline const nlohmann::json kTinyResNet = {{"arch", "resnet"},      {"block", "basic"},  {"layers", {1, 1, 1, 1}},
-                                           {"widths", {4, 4, 4, 4}}, {"in_channels", 1}, {"num_classes", 1},
-                                           {"pool", 1}};
+inline const nlohmann::json kTinyResNet = atebm::test::tiny_resnet_config();
 
 /// The whole file as bytes ("" when it cannot be read).
 inline std::string read_text(const fs::path& path) {
