@@ -300,11 +300,11 @@ struct Trainer::Impl {
     save_train_state((fs::path(dir) / "state.safetensors").string(), s, cfg.model);
   }
 
-  // On the GPU, a first check without copying the weights to the host every iteration:
+  // On the GPU, a check that does not copy every weight to the host each iteration:
   // Σ_p Σ p·0 is exactly 0 when every weight is finite and NaN otherwise (0·±Inf and 0·NaN are
-  // NaN), so one scalar comes back. False only on the GPU and only when some weight is not
-  // finite; then the per-parameter scan on the host names it.
-  bool device_params_finite() const {
+  // NaN), so one scalar comes back. True proves the weights finite; false (always on the CPU,
+  // where the scan is cheap) leaves it to the per-parameter host scan, which names the culprit.
+  bool weights_proven_finite_on_device() const {
     if (!device.is_cuda()) return false;  // the CPU scan is cheap: go straight to it
     NoGradGuard no_grad;
     Tensor acc;
@@ -423,7 +423,7 @@ struct Trainer::Impl {
     backward(t.loss);
     grad_sync->average();
     optimizer->step();
-    if (!device_params_finite())
+    if (!weights_proven_finite_on_device())
       for (const auto& [name, p] : params)
         ATEBM_CHECK(all_finite(p), "training diverged at iteration {}: parameter {} holds NaN or Inf after the update; {}",
                     iteration + 1, name, checkpoint_status());
