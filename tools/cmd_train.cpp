@@ -46,9 +46,15 @@ std::string default_run_dir(const std::string& name) {
 }
 
 // Fields that may change when resuming: they do not affect what an iteration computes.
+// What carries the gradients between ranks, for the banner.
+std::string gradient_transport(const at_ebm::TrainConfig& cfg) {
+  return cfg.train.device.starts_with("cuda") ? "MPI + NCCL" : "MPI";
+}
+
 bool resumable_override(const std::string& assignment) {
   static const char* allowed[] = {"train.max_iters=", "train.max_seconds=", "train.checkpoint_every=",
-                                  "train.log_every=", "train.sample_at_end=", "sample."};
+                                  "train.log_every=", "train.sample_at_end=", "train.overlap_allreduce=",
+                                  "sample."};
   for (const char* a : allowed)
     if (assignment.rfind(a, 0) == 0) return true;
   return false;
@@ -119,7 +125,7 @@ int run_train(const TrainArgs& a) {
     if (lead) {
       fmt::print("training {} in {} ({}{})\n", cfg.preset.empty() ? "a custom config" : "preset " + cfg.preset, out,
                  a.resume ? "resumed" : "new run",
-                 comm->size() > 1 ? fmt::format(", {} ranks over {}, global batch {}", comm->size(), comm->backend(),
+                 comm->size() > 1 ? fmt::format(", {} ranks over {}, global batch {}", comm->size(), gradient_transport(cfg),
                                                 cfg.data.batch_size * comm->size())
                                   : "");
       std::fflush(stdout);  // before the progress lines on stderr, also when stdout is a pipe
@@ -128,9 +134,13 @@ int run_train(const TrainArgs& a) {
     if (lead) {
       fmt::print("done: {} iterations, K = {}, {:.1f} s of training ({}); model: {}\n", r.iterations, r.k, r.seconds,
                  r.stop_reason, (fs::path(out) / "model.safetensors").string());
-      if (comm->size() > 1)
-        fmt::print("gradient all-reduce: {:.3f} s in total, {:.2f} ms per iteration\n", r.allreduce_seconds,
-                   1e3 * r.allreduce_seconds / std::max<double>(1, static_cast<double>(r.iterations)));
+      if (comm->size() > 1) {
+        const double per_iter = 1e3 / std::max<double>(1, static_cast<double>(r.iterations));
+        fmt::print("gradient all-reduce: {:.2f} ms per iteration after backward, {:.2f} ms inside it; {} of {} "
+                   "buckets started during backward\n",
+                   r.allreduce_seconds * per_iter, r.allreduce_hook_seconds * per_iter, r.buckets_overlapped,
+                   r.buckets_total);
+      }
       if (cfg.train.sample_at_end) write_end_of_run_samples(cfg, out);
     }
   } catch (const atebm::Error& e) {

@@ -220,6 +220,7 @@ TrainConfig train_config_from_json(const json& j) {
     s.get("threads", c.train.threads);
     s.get("device", c.train.device);
     s.get("cuda_graph", c.train.cuda_graph);
+    s.get("overlap_allreduce", c.train.overlap_allreduce);
     s.get("checkpoint_every", c.train.checkpoint_every);
     s.get("log_every", c.train.log_every);
     s.get("sample_at_end", c.train.sample_at_end);
@@ -260,6 +261,7 @@ json train_config_to_json(const TrainConfig& c) {
   j["train"] = {{"max_iters", c.train.max_iters},         {"max_seconds", c.train.max_seconds},
                 {"seed", c.train.seed},                   {"threads", c.train.threads},
                 {"device", c.train.device},               {"cuda_graph", c.train.cuda_graph},
+                {"overlap_allreduce", c.train.overlap_allreduce},
                 {"checkpoint_every", c.train.checkpoint_every}, {"log_every", c.train.log_every},
                 {"sample_at_end", c.train.sample_at_end}};
   j["sample"] = {{"steps", c.sample.steps}, {"step_size", c.sample.step_size}, {"n", c.sample.n},

@@ -14,8 +14,8 @@
 //    "loss":   {"r1_weight": γ, "r1_interval": 1},
 //    "optim":  {"name": "adam"|"sgd", "lr": ..., "beta1", "beta2", "eps", "momentum", "nesterov",
 //               "weight_decay", "schedule": "constant"},
-//    "train":  {"max_iters": 0, "max_seconds": 0, "seed": 0, "threads": 0, "device": "cpu", "cuda_graph": true, "checkpoint_every": 500,
-//               "log_every": 50, "sample_at_end": true},
+//    "train":  {"max_iters": 0, "max_seconds": 0, "seed": 0, "threads": 0, "device": "cpu", "cuda_graph": true,
+//               "overlap_allreduce": true, "checkpoint_every": 500, "log_every": 50, "sample_at_end": true},
 //    "sample": {"steps": 32, "step_size": 0.2, "n": 64, "batch_size": 64, "seed": 0, "p0": null}}
 //
 // Radii accept a number or "inf" (JSON has no infinity). max_iters = 0 and max_seconds = 0 mean
@@ -77,6 +77,7 @@ struct RunConfig {
   int64_t threads = 0;       // 0: the engine's default (OMP_NUM_THREADS or all cores)
   std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"; under MPI, "cuda" is cuda:LOCAL_RANK
   bool cuda_graph = true;      // on CUDA, replay the PGD loops from a captured graph (pgd_graph.h)
+  bool overlap_allreduce = true;  // several ranks: all-reduce gradients during backward (grad_sync.h)
   int64_t checkpoint_every = 500;
   int64_t log_every = 50;    // plain progress lines when stderr is not a terminal
   bool sample_at_end = true; // write RUN/samples.png with the sample settings when done

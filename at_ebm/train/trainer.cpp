@@ -420,8 +420,10 @@ struct Trainer::Impl {
     ATEBM_CHECK(std::isfinite(loss), "training diverged at iteration {}: the loss is {} (bce {}, r1 {}); {}",
                 iteration + 1, loss, bce, r1, checkpoint_status());
     optimizer->zero_grad();
-    backward(t.loss);
-    grad_sync->average();
+    // Each bucket's all-reduce starts while the rest of backward runs (nn/dist/grad_sync.h).
+    if (cfg.train.overlap_allreduce) backward(t.loss, {}, {.on_leaf_grad = grad_sync->leaf_hook()});
+    else backward(t.loss);
+    grad_sync->finish();
     optimizer->step();
     if (!weights_proven_finite_on_device())
       for (const auto& [name, p] : params)
@@ -506,7 +508,11 @@ struct Trainer::Impl {
     r.iterations = iteration;
     r.k = levels->k();
     r.seconds = seconds;
-    r.allreduce_seconds = grad_sync->stats().total_seconds;
+    const nn::GradSyncStats& sync = grad_sync->stats();
+    r.allreduce_seconds = sync.total_seconds;
+    r.allreduce_hook_seconds = sync.hook_seconds;
+    r.buckets_overlapped = sync.buckets_overlapped;
+    r.buckets_total = sync.buckets * sync.calls;
     return r;
   }
 };

@@ -37,7 +37,11 @@ struct TrainResult {
   int64_t k = 0;            // K at the end
   double seconds = 0;       // training time, including before a resume
   std::string stop_reason;  // "max_iters", "max_seconds", "stopped"
-  double allreduce_seconds = 0;  // this run's time in gradient all-reduce (0 for one rank)
+  // Gradient all-reduce of this run (all 0 for one rank; nn/dist/grad_sync.h):
+  double allreduce_seconds = 0;       // waiting for it after backward (the part not hidden)
+  double allreduce_hook_seconds = 0;  // packing and starting buckets inside backward
+  int64_t buckets_overlapped = 0;     // buckets started while backward still ran
+  int64_t buckets_total = 0;          // buckets all-reduced (per iteration × iterations)
   std::string samples_png;  // where the end-of-run sample grid went ("" if none)
 };
 

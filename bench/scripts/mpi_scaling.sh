@@ -3,8 +3,11 @@
 # fashion-mnist preset's model at the same global batch, run as
 #   1 process  × 1 thread       (the baseline)
 #   1 process  × 2 threads      (the peer: OpenMP inside one process on the same cores)
-#   2 ranks    × 1 thread each  (mpirun -np 2; each rank half the batch, gradients all-reduced)
-# plus the gradient all-reduce time per iteration that `atebm train` reports.
+#   2 ranks    × 1 thread each  (mpirun -np 2; each rank half the batch, gradients all-reduced
+#                                during backward; then again with train.overlap_allreduce=false)
+# plus the gradient all-reduce time per iteration that `atebm train` reports: the wait after
+# backward (what backward did not hide) and the time spent inside backward packing and starting
+# buckets (nn/dist/grad_sync.h overlaps the all-reduce with backward).
 # K is held fixed (attack.start_step = attack.max_steps = K) so every configuration does the
 # same work per iteration; the first WARMUP iterations are excluded from the rate.
 #
@@ -35,8 +38,9 @@ print(f"{(len(lines) - w) / (t1 - t0):.3f}")
 PY
 }
 
-run() {  # name ranks threads
+run() {  # name ranks threads [extra overrides...]
   local name="$1" ranks="$2" threads="$3" out="$work/$1"
+  local extra=("${@:4}")
   local per_rank=$((batch / ranks))
   local log="$work/$name.log"
   if [[ "$ranks" == 1 ]]; then
@@ -45,19 +49,23 @@ run() {  # name ranks threads
   else
     OMP_NUM_THREADS="$threads" OMP_WAIT_POLICY=passive OMPI_MCA_btl_vader_single_copy_mechanism=none \
       mpirun --allow-run-as-root --oversubscribe -np "$ranks" "$atebm" train "${common[@]}" --out "$out" \
-      "train.threads=$threads" "data.batch_size=$per_rank" >"$log" 2>&1
+      "train.threads=$threads" "data.batch_size=$per_rank" ${extra[@]+"${extra[@]}"} >"$log" 2>&1
   fi
   local r
   r="$(rate "$out")"
-  local ar
-  ar="$(grep -o '[0-9.]* ms per iteration' "$log" | cut -d' ' -f1 || true)"
-  printf '| %-22s | %5s | %7s | %9s | %8s | %14s |\n' "$name" "$ranks" "$threads" "$r" \
-    "$(python3 -c "print(f'{$r * $batch:.1f}')")" "${ar:--}"
+  local after inside
+  after="$(grep -o '[0-9.]* ms per iteration after backward' "$log" | cut -d' ' -f1 || true)"
+  inside="$(grep -o '[0-9.]* ms inside it' "$log" | cut -d' ' -f1 || true)"
+  printf '| %-22s | %5s | %7s | %9s | %8s | %14s | %14s |\n' "$name" "$ranks" "$threads" "$r" \
+    "$(python3 -c "print(f'{$r * $batch:.1f}')")" "${after:--}" "${inside:--}"
 }
 
 echo "global batch $batch (m = $batch / ranks per rank), K = $k, $iters iterations ($warmup warm-up), $(nproc) cores"
-printf '| %-22s | %5s | %7s | %9s | %8s | %14s |\n' configuration ranks threads "it/s" "img/s" "all-reduce ms"
-printf '|%s|%s|%s|%s|%s|%s|\n' "------------------------" "-------" "---------" "-----------" "----------" "----------------"
+printf '| %-22s | %5s | %7s | %9s | %8s | %14s | %14s |\n' configuration ranks threads "it/s" "img/s" \
+  "sync ms after" "sync ms inside"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' "------------------------" "-------" "---------" "-----------" "----------" \
+  "----------------" "----------------"
 run "1 process, 1 thread" 1 1
 run "1 process, 2 threads" 1 2
 run "2 ranks, 1 thread each" 2 1
+run "2 ranks, no overlap" 2 1 train.overlap_allreduce=false

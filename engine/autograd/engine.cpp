@@ -81,7 +81,10 @@ class GraphTask {
         if (captures_[j].node == node) captured[j] = st.buffer[captures_[j].slot];
 
       Tensors input_grads;
-      if (st.execute) input_grads = run_node(node, std::move(st.buffer));
+      if (st.execute) {
+        input_grads = run_node(node, std::move(st.buffer));
+        if (on_leaf_grad_ && node->leaf() != nullptr) on_leaf_grad_(*node->leaf());
+      }
       st.buffer.clear();
 
       const auto& edges = node->next_edges();
@@ -165,6 +168,7 @@ class GraphTask {
 
  public:
   bool retain_graph_ = false;
+  std::function<void(const Tensor&)> on_leaf_grad_;
 
  private:
   bool accumulate_;
@@ -182,6 +186,7 @@ Tensors grad(const Tensors& outputs, const Tensors& inputs, const Tensors& grad_
   ATEBM_CHECK(!outputs.empty(), "grad: no outputs given");
   ATEBM_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(),
               "grad: {} grad_outputs for {} outputs", grad_outputs.size(), outputs.size());
+  ATEBM_CHECK(!opts.on_leaf_grad, "grad: on_leaf_grad applies to backward() only (grad() accumulates into no leaf)");
   GraphTask task(outputs, grad_outputs, /*accumulate=*/false, "grad");
   task.set_captures(inputs);
   task.retain_graph_ = opts.retain_graph.value_or(opts.create_graph);
@@ -205,6 +210,7 @@ void backward(const Tensors& outputs, const Tensors& grad_outputs, GradOptions o
               "backward: {} grad_outputs for {} outputs", grad_outputs.size(), outputs.size());
   GraphTask task(outputs, grad_outputs, /*accumulate=*/true, "backward");
   task.retain_graph_ = opts.retain_graph.value_or(opts.create_graph);
+  task.on_leaf_grad_ = std::move(opts.on_leaf_grad);
   GradModeGuard mode(opts.create_graph);
   task.run();
 }

@@ -9,6 +9,7 @@
 // then runs nodes whose count dropped to zero (latest-created first: deterministic). Each
 // backward formula runs with grad mode = create_graph: with create_graph it records a new graph
 // made of ordinary ops (so any order of derivative works); without it nothing is recorded.
+#include <functional>
 #include <optional>
 
 #include "engine/tensor.h"
@@ -22,6 +23,13 @@ struct GradOptions {
   bool create_graph = false;
   /// Return an undefined tensor for inputs not reached from the outputs instead of throwing.
   bool allow_unused = false;
+  /// backward() only: called with each leaf right after this pass has added into its .grad().
+  /// The engine sums every contribution to a leaf before it accumulates, so this is the moment
+  /// the leaf's gradient of this pass is complete while the rest of backward still runs (the
+  /// hook data-parallel training uses to start all-reducing it early, nn/dist/grad_sync.h).
+  /// Leaves are visited in the engine's deterministic order; an exception from the hook ends the
+  /// pass.
+  std::function<void(const Tensor& leaf)> on_leaf_grad;
 };
 
 /// Gradients of sum_i <outputs[i], grad_outputs[i]> with respect to each of `inputs`.

@@ -10,6 +10,7 @@ namespace {
 class DoneRequest final : public CollectiveRequest {
  public:
   void wait() override {}
+  bool test() override { return true; }
 };
 
 class LocalCommunicator final : public Communicator {
@@ -36,9 +37,11 @@ class LocalCommunicator final : public Communicator {
 
 }  // namespace
 
+std::unique_ptr<CollectiveRequest> completed_request() { return std::make_unique<DoneRequest>(); }
+
 std::unique_ptr<CollectiveRequest> Communicator::allreduce_sum_async(const Tensor& t) {
   allreduce_sum(t);
-  return std::make_unique<DoneRequest>();
+  return completed_request();
 }
 
 std::vector<double> Communicator::allreduce_sum(const std::vector<double>& v) {

@@ -20,12 +20,19 @@
 
 namespace atebm::nn {
 
-/// A started non-blocking collective; wait() completes it (and rethrows its error).
+/// A started non-blocking collective; wait() completes it (and rethrows its error). For a CUDA
+/// tensor, "complete" means: work queued on the engine's stream after wait() sees the result.
 class CollectiveRequest {
  public:
   virtual ~CollectiveRequest() = default;
   virtual void wait() = 0;
+  /// Lets the collective advance without blocking (MPI progresses non-blocking collectives
+  /// only inside MPI calls, so a caller with other work polls now and then); true once done.
+  virtual bool test() { return false; }
 };
+
+/// A request that is already complete (a collective that ran synchronously).
+std::unique_ptr<CollectiveRequest> completed_request();
 
 class Communicator {
  public:

@@ -19,6 +19,8 @@ Tensor slot_view(const Tensor& flat, const Shape& shape, int64_t offset) {
 
 }  // namespace
 
+using Seconds = std::chrono::duration<double>;
+
 GradientAverager::GradientAverager(std::shared_ptr<Communicator> comm, const NamedTensors& params, GradSyncOptions opt)
     : comm_(std::move(comm)) {
   ATEBM_CHECK(comm_ != nullptr, "GradientAverager: no communicator");
@@ -28,38 +30,78 @@ GradientAverager::GradientAverager(std::shared_ptr<Communicator> comm, const Nam
     if (!p.requires_grad()) continue;
     ATEBM_CHECK(is_floating(p.dtype()), "GradientAverager: parameter {} is {}, expected float32 or float64", name,
                 dtype_name(p.dtype()));
+    ATEBM_CHECK(!where_.count(p.impl()), "GradientAverager: parameter {} is listed twice", name);
     const int64_t bytes = p.numel() * static_cast<int64_t>(p.itemsize());
     const bool fits = !buckets_.empty() && buckets_.back().dtype == p.dtype() && buckets_.back().device == p.device() &&
                       (buckets_.back().numel * static_cast<int64_t>(p.itemsize()) + bytes <= opt.bucket_bytes);
     if (!fits) buckets_.push_back(Bucket{.dtype = p.dtype(), .device = p.device()});
     Bucket& b = buckets_.back();
-    b.slots.push_back(Slot{name, p, b.numel});
+    where_[p.impl()] = {buckets_.size() - 1, b.slots.size()};
+    b.slots.push_back(Slot{.name = name, .param = p, .offset = b.numel});
     b.numel += p.numel();
     stats_.bytes += bytes;
   }
   stats_.buckets = static_cast<int64_t>(buckets_.size());
 }
 
-void GradientAverager::average() {
+std::function<void(const Tensor&)> GradientAverager::leaf_hook() {
+  ATEBM_CHECK(next_to_start_ == 0,
+              "GradientAverager: a new step began while {} bucket(s) of the last one were still in flight; call "
+              "finish() after every backward",
+              next_to_start_);
+  reset_step();
+  if (comm_->size() == 1) return {};
+  return [this](const Tensor& leaf) { on_leaf(leaf); };
+}
+
+void GradientAverager::on_leaf(const Tensor& leaf) {
+  const auto it = where_.find(leaf.impl());
+  if (it == where_.end()) return;  // a leaf that is not a synchronised parameter (an input image)
+  const auto t0 = std::chrono::steady_clock::now();
+  NoGradGuard no_grad;
+  Bucket& b = buckets_[it->second.first];
+  Slot& s = b.slots[it->second.second];
+  ATEBM_CHECK(!s.packed,
+              "GradientAverager: the gradient of {} was completed twice in one step; with leaf_hook(), run one "
+              "backward per step and then finish()",
+              s.name);
+  pack(b, s);
+  // Start every complete bucket whose predecessors have started (the same order on all ranks).
+  while (next_to_start_ < buckets_.size() && buckets_[next_to_start_].packed == buckets_[next_to_start_].slots.size()) {
+    start(buckets_[next_to_start_++]);
+    ++stats_.buckets_overlapped;
+  }
+  for (size_t i = 0; i < next_to_start_; ++i)
+    if (buckets_[i].request) buckets_[i].request->test();
+  stats_.hook_seconds += Seconds(std::chrono::steady_clock::now() - t0).count();
+}
+
+void GradientAverager::pack(Bucket& b, Slot& s) {
+  if (!b.flat.defined()) b.flat = empty({b.numel}, {.dtype = b.dtype, .device = b.device});
+  const Tensor view = slot_view(b.flat, s.param.shape(), s.offset);
+  const Tensor g = s.param.grad();
+  if (g.defined()) copy_(view, g);
+  else zero_(view);
+  s.packed = true;
+  ++b.packed;
+}
+
+void GradientAverager::start(Bucket& b) { b.request = comm_->allreduce_sum_async(b.flat); }
+
+void GradientAverager::finish() {
   if (comm_->size() == 1) return;
   const auto t0 = std::chrono::steady_clock::now();
   NoGradGuard no_grad;
-  std::vector<std::unique_ptr<CollectiveRequest>> pending;
-  pending.reserve(buckets_.size());
-  for (Bucket& b : buckets_) {
-    if (!b.flat.defined()) b.flat = empty({b.numel}, {.dtype = b.dtype, .device = b.device});
-    for (const Slot& s : b.slots) {
-      const Tensor view = slot_view(b.flat, s.param.shape(), s.offset);
-      const Tensor g = s.param.grad();
-      if (g.defined()) copy_(view, g);
-      else zero_(view);
-    }
-    pending.push_back(comm_->allreduce_sum_async(b.flat));
+  for (; next_to_start_ < buckets_.size(); ++next_to_start_) {
+    Bucket& b = buckets_[next_to_start_];
+    for (Slot& s : b.slots)
+      if (!s.packed) pack(b, s);
+    start(b);
   }
   const double inv = 1.0 / static_cast<double>(comm_->size());
-  for (size_t i = 0; i < buckets_.size(); ++i) {
-    pending[i]->wait();
-    Bucket& b = buckets_[i];
+  for (Bucket& b : buckets_) {
+    b.request->wait();
+    b.request.reset();
     mul_(b.flat, inv);
     for (const Slot& s : b.slots) {
       const Tensor view = slot_view(b.flat, s.param.shape(), s.offset);
@@ -74,9 +116,18 @@ void GradientAverager::average() {
       }
     }
   }
-  stats_.last_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  reset_step();
+  stats_.last_seconds = Seconds(std::chrono::steady_clock::now() - t0).count();
   stats_.total_seconds += stats_.last_seconds;
   ++stats_.calls;
+}
+
+void GradientAverager::reset_step() {
+  next_to_start_ = 0;
+  for (Bucket& b : buckets_) {
+    b.packed = 0;
+    for (Slot& s : b.slots) s.packed = false;
+  }
 }
 
 std::vector<std::vector<std::string>> GradientAverager::bucket_layout() const {

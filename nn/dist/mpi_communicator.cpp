@@ -77,14 +77,16 @@ class MpiRequest final : public CollectiveRequest {
     reqs_.clear();
     ATEBM_MPI_CHECK(MPI_Waitall(static_cast<int>(r.size()), r.data(), MPI_STATUSES_IGNORE));
   }
+  bool test() override {
+    if (reqs_.empty()) return true;
+    int done = 0;  // completed requests become MPI_REQUEST_NULL, which a later Waitall skips
+    ATEBM_MPI_CHECK(MPI_Testall(static_cast<int>(reqs_.size()), reqs_.data(), &done, MPI_STATUSES_IGNORE));
+    if (done) reqs_.clear();
+    return done != 0;
+  }
 
  private:
   std::vector<MPI_Request> reqs_;
-};
-
-class DoneRequest final : public CollectiveRequest {
- public:
-  void wait() override {}
 };
 
 class MpiCommunicator final : public Communicator {
@@ -114,14 +116,18 @@ class MpiCommunicator final : public Communicator {
   int local_rank() const override { return local_rank_; }
   std::string backend() const override { return nccl_built() ? "mpi+nccl" : "mpi"; }
 
-  void allreduce_sum(const Tensor& t) override { allreduce_sum_async(t)->wait(); }
+  void allreduce_sum(const Tensor& t) override {
+    if (t.device().is_cuda()) {
+      check_buffer(t, "allreduce_sum");
+      nccl(t).allreduce_sum(t);  // queued on the engine's stream: ordered with what reads t next
+      return;
+    }
+    allreduce_sum_async(t)->wait();
+  }
 
   std::unique_ptr<CollectiveRequest> allreduce_sum_async(const Tensor& t) override {
     check_buffer(t, "allreduce_sum");
-    if (t.device().is_cuda()) {
-      nccl(t).allreduce_sum(t);  // queued on the engine's stream: ordered with what reads t next
-      return std::make_unique<DoneRequest>();
-    }
+    if (t.device().is_cuda()) return nccl(t).allreduce_sum_async(t);
     const MPI_Datatype type = mpi_type(t, "allreduce_sum");
     std::vector<MPI_Request> reqs;
     in_chunks(t, [&](void* p, int n) {

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include "engine/cuda/cuda_check.h"
 #include "engine/cuda/stream.h"
 
 #define ATEBM_NCCL_CHECK(call)                                                                  \
@@ -29,6 +30,45 @@ ncclDataType_t nccl_type(const Tensor& t, const char* op) {
   }
 }
 
+// The end of an all-reduce on the communication stream. wait() orders the compute stream after
+// it; the event is then released (CUDA frees it once it has fired).
+class NcclRequest final : public CollectiveRequest {
+ public:
+  explicit NcclRequest(cudaEvent_t done) : done_(done) {}
+  ~NcclRequest() override {
+    // Dropped without wait(): still order the compute stream after it, since the buffer's next
+    // user runs there.
+    if (done_ != nullptr) {
+      cudaStreamWaitEvent(cuda::current_stream(), done_, 0);
+      cudaEventDestroy(done_);
+    }
+  }
+  void wait() override {
+    if (done_ == nullptr) return;
+    cudaEvent_t e = done_;
+    done_ = nullptr;
+    ATEBM_CUDA_CHECK(cudaStreamWaitEvent(cuda::current_stream(), e, 0));
+    ATEBM_CUDA_CHECK(cudaEventDestroy(e));
+  }
+  bool test() override {
+    if (done_ == nullptr) return true;
+    const cudaError_t e = cudaEventQuery(done_);
+    if (e == cudaErrorNotReady) return false;
+    ATEBM_CUDA_CHECK(e);
+    return true;
+  }
+
+ private:
+  cudaEvent_t done_;
+};
+
+cudaEvent_t record_event(cudaStream_t s) {
+  cudaEvent_t e = nullptr;
+  ATEBM_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  ATEBM_CUDA_CHECK(cudaEventRecord(e, s));
+  return e;
+}
+
 class Nccl final : public NcclCommunicator {
  public:
   Nccl(int rank, int size, int device, const std::function<void(void*, size_t)>& broadcast_from_rank0)
@@ -41,13 +81,33 @@ class Nccl final : public NcclCommunicator {
     if (rank == 0) ATEBM_NCCL_CHECK(ncclGetUniqueId(&id));
     broadcast_from_rank0(&id, sizeof id);
     ATEBM_NCCL_CHECK(ncclCommInitRank(&comm_, size, id, rank));
+    ATEBM_CUDA_CHECK(cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking));
   }
-  ~Nccl() override { ncclCommDestroy(comm_); }
+  ~Nccl() override {
+    if (comm_stream_ != nullptr) {
+      cudaStreamSynchronize(comm_stream_);
+      cudaStreamDestroy(comm_stream_);
+    }
+    ncclCommDestroy(comm_);
+  }
 
   void allreduce_sum(const Tensor& t) override {
     check(t, "allreduce_sum");
     ATEBM_NCCL_CHECK(ncclAllReduce(t.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()),
                                    nccl_type(t, "allreduce_sum"), ncclSum, comm_, cuda::current_stream()));
+  }
+
+  std::unique_ptr<CollectiveRequest> allreduce_sum_async(const Tensor& t) override {
+    check(t, "allreduce_sum");
+    // The comm stream starts once everything queued so far on the compute stream (the kernels
+    // that wrote t) is done; later compute kernels run alongside the all-reduce.
+    const cudaEvent_t written = record_event(cuda::current_stream());
+    const cudaError_t waited = cudaStreamWaitEvent(comm_stream_, written, 0);
+    cudaEventDestroy(written);
+    ATEBM_CUDA_CHECK(waited);
+    ATEBM_NCCL_CHECK(ncclAllReduce(t.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()),
+                                   nccl_type(t, "allreduce_sum"), ncclSum, comm_, comm_stream_));
+    return std::make_unique<NcclRequest>(record_event(comm_stream_));
   }
 
   void broadcast(const Tensor& t, int root) override {
@@ -63,6 +123,7 @@ class Nccl final : public NcclCommunicator {
   }
 
   ncclComm_t comm_ = nullptr;
+  cudaStream_t comm_stream_ = nullptr;
   int device_ = 0;
 };
 

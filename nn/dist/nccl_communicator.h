@@ -1,15 +1,20 @@
 #pragma once
 // NCCL collectives on CUDA tensors, for the MPI communicator (nn/dist/mpi_communicator.h).
 // One rank per GPU: each rank joins with the device of the first CUDA tensor it all-reduces or
-// broadcasts (the trainer's cuda:LOCAL_RANK), and every later tensor must live there too. The collectives are queued on the engine's
-// compute stream (engine/cuda/stream.h), so they are ordered with the kernels that produce and
-// consume the buffers, without a host synchronisation.
+// broadcasts (the trainer's cuda:LOCAL_RANK), and every later tensor must live there too.
+// allreduce_sum and broadcast are queued on the engine's compute stream (engine/cuda/stream.h),
+// so they are ordered with the kernels that produce and consume the buffers, without a host
+// synchronisation. allreduce_sum_async runs on a communication stream of its own instead, so
+// that it overlaps the kernels queued after it (the rest of backward): the comm stream waits for
+// an event recorded on the compute stream at the call, and wait() makes the compute stream wait
+// for the all-reduce's end. Neither ever blocks the host.
 // Built with ATEBM_WITH_NCCL (CUDA + NCCL + MPI); otherwise make_nccl_communicator throws.
 #include <cstddef>
 #include <functional>
 #include <memory>
 
 #include "engine/tensor.h"
+#include "nn/dist/communicator.h"
 
 namespace atebm::nn {
 
@@ -18,6 +23,8 @@ class NcclCommunicator {
   virtual ~NcclCommunicator() = default;
   /// In place Σ over ranks; t contiguous float32/float64 on the current CUDA device.
   virtual void allreduce_sum(const Tensor& t) = 0;
+  /// The same on the communication stream; t must not be touched until the request's wait().
+  virtual std::unique_ptr<CollectiveRequest> allreduce_sum_async(const Tensor& t) = 0;
   virtual void broadcast(const Tensor& t, int root) = 0;
 };
 

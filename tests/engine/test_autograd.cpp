@@ -192,6 +192,51 @@ TEST(Autograd, GradientWithCreateGraphIsDifferentiable) {
   expect_near_all(gg, {36 * 0.125, -36.0, 36 * 8.0});
 }
 
+TEST(Autograd, LeafHookSeesEachCompleteGradientOnceDuringBackward) {
+  // loss = Σ w2·tanh(w1·x) + Σ (dE/dx)² (an R1-shaped loss: w1 and x get contributions from two
+  // paths, which the engine sums before accumulating). The hook must fire once per leaf with
+  // its finished gradient, the output-side w2 before the input-side w1 (what lets data-parallel
+  // training start all-reducing the last layer while the first is still being differentiated),
+  // and never for a leaf outside the graph.
+  Tensor x = leaf64({0.3, -0.7});
+  Tensor w1 = leaf64({1.5, -0.5});
+  Tensor w2 = leaf64({2.0, 0.25});
+  Tensor unused = leaf64({9.0});
+  const Tensor e = sum(mul(tanh(mul(x, w1)), w2));
+  const Tensor gx = grad({e}, {x}, {}, {.create_graph = true})[0];
+  const Tensor loss = add(e, sum(square(gx)));
+  std::vector<std::pair<const TensorImpl*, std::vector<double>>> seen;
+  backward({loss}, {}, {.on_leaf_grad = [&](const Tensor& leaf) {
+             seen.emplace_back(leaf.impl(), leaf.grad().to_vector<double>());
+           }});
+  ASSERT_EQ(seen.size(), 3u);
+  auto index_of = [&](const Tensor& t) {
+    for (size_t i = 0; i < seen.size(); ++i)
+      if (seen[i].first == t.impl()) return static_cast<int>(i);
+    return -1;
+  };
+  EXPECT_EQ(index_of(unused), -1);
+  EXPECT_LT(index_of(w2), index_of(w1));
+  for (const Tensor* t : {&x, &w1, &w2}) {
+    const int i = index_of(*t);
+    ASSERT_GE(i, 0);
+    expect_near_all(t->grad(), seen[static_cast<size_t>(i)].second, 0.0);  // already final when reported
+  }
+  // And the gradients are the full ones: compare with grad() of the same loss on fresh leaves.
+  Tensor x2 = leaf64({0.3, -0.7}), v1 = leaf64({1.5, -0.5}), v2 = leaf64({2.0, 0.25});
+  const Tensor e2 = sum(mul(tanh(mul(x2, v1)), v2));
+  const Tensor g2 = grad({e2}, {x2}, {}, {.create_graph = true})[0];
+  const Tensors want = grad({add(e2, sum(square(g2)))}, {x2, v1, v2});
+  expect_near_all(w1.grad(), want[1].to_vector<double>(), 1e-14);
+  expect_near_all(x.grad(), want[0].to_vector<double>(), 1e-14);
+}
+
+TEST(Autograd, LeafHookIsForBackwardOnly) {
+  Tensor x = leaf64({1.0});
+  const std::string msg = error_of([&] { grad({sum(x)}, {x}, {}, {.on_leaf_grad = [](const Tensor&) {}}); });
+  EXPECT_NE(msg.find("on_leaf_grad applies to backward() only"), std::string::npos) << msg;
+}
+
 TEST(Autograd, GraphsLeaveNoReferenceCycles) {
   const int64_t before = Storage::live_count();
   {
