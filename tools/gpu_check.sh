@@ -20,10 +20,23 @@
 #   SKIP_TESTS=1        benchmarks only (with REUSE_BUILD=1: a second call after a SKIP_BENCH one)
 #   REUSE_BUILD=1       keep BUILD_DIR and rebuild incrementally instead of wiping it
 #   GPU_DEPS=DIR        bundled packages (default <repo>/.gpu-deps, used when it exists; 'none': never)
+#   GPU_CHECK_BUDGET=S  wall-clock seconds for the whole script (default 560: one `run` call is at
+#                       most 600 s); every step's time limit is cut to what is left, a step that no
+#                       longer fits is skipped (and listed), and the summary is always printed
+# Logs: in BUILD_DIR (gpu_check_*.log, the benchmark JSON, gpu_check_results.md); when $OUT is a
+# folder (the `run` tool) they are also packed into $OUT/gpu_check_logs.tar.gz on exit.
 # Exit status: 0 when everything built and passed; 1 when the configure or the build failed
-# (the log's tail is printed), a test failed, the GPU tests all skipped although a GPU is
-# there, or a benchmark binary crashed.
+# (the log's tail is printed; whatever did build is still tested), a test failed or ran out of
+# time, the GPU tests all skipped although a GPU is there, or a benchmark binary crashed.
 set -uo pipefail
+
+START_TIME="$(date +%s)"
+BUDGET="${GPU_CHECK_BUDGET:-560}"
+# step_limit WANT: WANT seconds, or less so that 25 s stay for the summary; 0 when nothing is left.
+step_limit() {
+  local left=$((BUDGET - ($(date +%s) - START_TIME) - 25))
+  if [ "$left" -ge "$1" ]; then echo "$1"; elif [ "$left" -gt 0 ]; then echo "$left"; else echo 0; fi
+}
 
 die() {
   echo "gpu_check: $*" >&2
@@ -32,6 +45,13 @@ die() {
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${1:-$ROOT/build-gpu-check}"
+# On exit (also after die): the logs go to $OUT, the one folder a `run` call brings back.
+save_logs() {
+  [ -n "${OUT:-}" ] && [ -d "$OUT" ] && [ -d "$BUILD" ] || return 0
+  (cd "$BUILD" && find . -maxdepth 1 -type f -name 'gpu_check_*' -print0 |
+     tar -czf "$OUT/gpu_check_logs.tar.gz" --null -T -) 2>/dev/null || true
+}
+trap save_logs EXIT
 JOBS="${JOBS:-$(nproc)}"
 MIN_TIME="${BENCH_MIN_TIME:-0.05}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$JOBS}" OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
@@ -61,6 +81,11 @@ NVCC="$(command -v nvcc || true)"
 [ -n "$NVCC" ] || die "nvcc not found (put the CUDA toolkit's bin/ on PATH)"
 CUDA_VERSION="$("$NVCC" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p' | head -n1)"
 CUDA_HOME_DIR="$(dirname "$(dirname "$(readlink -f "$NVCC")")")"
+# cuDNN 9 dlopens the toolkit's libnvrtc and libcublasLt at run time (runtime-compiled engines):
+# make sure the loader finds them even where ldconfig does not know the toolkit.
+for d in "$CUDA_HOME_DIR/lib64" "$CUDA_HOME_DIR/targets/x86_64-linux/lib"; do
+  [ -d "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" && break
+done
 
 # cuDNN: the top-level CMakeLists.txt looks for cudnn.h / libcudnn next to the toolkit and under
 # $CUDNN_ROOT. A pip wheel (nvidia-cudnn-cu12/13) has include/ and lib/ but only the versioned
@@ -180,14 +205,19 @@ with_deps() {
 }
 
 # ---- configure + build -------------------------------------------------------------------------
+STATUS=0
+SUMMARY=()   # "binary|passed|failed|skipped|seconds"
+FAILED_NAMES=()
 GENERATOR=()
-command -v ninja >/dev/null && GENERATOR=(-G Ninja)
+KEEP_GOING=(-- -k)  # make: build every target that can be built despite an error
+command -v ninja >/dev/null && GENERATOR=(-G Ninja) && KEEP_GOING=(-- -k 0)
 [ "${REUSE_BUILD:-0}" = 1 ] || rm -rf "$BUILD"
 mkdir -p "$BUILD"
 CONFIG_LOG="$BUILD/gpu_check_configure.log"
 BUILD_LOG="$BUILD/gpu_check_build.log"
 if ! cmake -S "$ROOT" -B "$BUILD" ${GENERATOR[@]+"${GENERATOR[@]}"} -DCMAKE_BUILD_TYPE=Release -DATEBM_CUDA=ON \
       -DCMAKE_CUDA_ARCHITECTURES="$ARCH" -DCMAKE_CUDA_COMPILER="$NVCC" -DATEBM_BUILD_BENCH=ON \
+      -DCMAKE_GTEST_DISCOVER_TESTS_DISCOVERY_MODE=PRE_TEST \
       ${CUDNN_FLAGS[@]+"${CUDNN_FLAGS[@]}"} ${NCCL_FLAGS[@]+"${NCCL_FLAGS[@]}"} ${DEPS_FLAGS[@]+"${DEPS_FLAGS[@]}"} >"$CONFIG_LOG" 2>&1; then
   tail -n 40 "$CONFIG_LOG" >&2
   die "configure failed (full log: $CONFIG_LOG)"
@@ -203,28 +233,48 @@ if [ -n "$DEPS_LD_PATH" ]; then  # where the bundled packages were found (all un
 fi
 grep -q "cuDNN .*NOTFOUND" "$CONFIG_LOG" && echo "gpu_check: WARNING: cuDNN not found; set CUDNN_ROOT"
 
-TARGETS=(atebm atebm_tests_cuda atebm_tests_engine atebm_tests_data atebm_tests_at_ebm atebm_bench_cuda)
+TARGETS=(atebm_tests_cuda atebm_tests_engine atebm_tests_data atebm_tests_at_ebm atebm_bench_cuda)
+[ "${SKIP_TESTS:-0}" != 1 ] && TARGETS+=(atebm)  # the training job below
+# A failed build is not the end: every target that did build is still run (ninja -k 0), and
+# binaries older than this stamp (a REUSE_BUILD leftover that failed to rebuild) are not.
+BUILD_STAMP="$BUILD/gpu_check_build.stamp"
+touch "$BUILD_STAMP"
+BUILD_OK=1
 SECONDS=0
-if ! cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}" >"$BUILD_LOG" 2>&1; then
+limit="$(step_limit 420)"
+if ! timeout -k 10 "$limit" cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}" \
+     ${KEEP_GOING[@]+"${KEEP_GOING[@]}"} >"$BUILD_LOG" 2>&1; then
+  BUILD_OK=0
+  STATUS=1
   grep -n -m 20 -E "error|Error" "$BUILD_LOG" >&2
   tail -n 40 "$BUILD_LOG" >&2
-  die "build failed (full log: $BUILD_LOG)"
+  echo "gpu_check: build FAILED or ran out of time after ${SECONDS}s (limit ${limit}s; full log: $BUILD_LOG);" \
+       "running what was built" >&2
+  SUMMARY+=("build|-|failed|-|$SECONDS")
+else
+  echo "gpu_check: built ${TARGETS[*]} in ${SECONDS}s"
 fi
-echo "gpu_check: built ${TARGETS[*]} in ${SECONDS}s"
+# built BINARY: true when BINARY exists and belongs to this build.
+built() { [ -x "$1" ] && { [ "$BUILD_OK" = 1 ] || [ "$1" -nt "$BUILD_STAMP" ]; }; }
 
 # ---- tests -------------------------------------------------------------------------------------
-STATUS=0
-SUMMARY=()   # "binary|passed|failed|skipped|seconds"
-FAILED_NAMES=()
-
-# run_tests LABEL BINARY [gtest args...]: runs, counts passed/failed/skipped from GoogleTest's tail.
+# run_tests LABEL LIMIT BINARY [gtest args...]: runs (at most LIMIT seconds, less when the budget
+# is short), counts passed/failed/skipped from GoogleTest's tail.
 run_tests() {
-  local label="$1" bin="$2"
-  shift 2
+  local label="$1" limit bin="$3"
+  limit="$(step_limit "$2")"
+  shift 3
   local log="$BUILD/gpu_check_${label//[^A-Za-z0-9_]/_}.log"
-  [ -x "$bin" ] || { echo "gpu_check: $bin missing" >&2; STATUS=1; SUMMARY+=("$label|-|-|-|-"); return; }
+  rm -f "$log"
+  built "$bin" || { echo "gpu_check: $bin not built" >&2; STATUS=1; SUMMARY+=("$label|-|not built|-|-"); return; }
+  if [ "$limit" -lt 10 ]; then
+    echo "gpu_check: $label skipped: the time budget (GPU_CHECK_BUDGET=$BUDGET s) is spent" >&2
+    STATUS=1
+    SUMMARY+=("$label|-|no time|-|-")
+    return
+  fi
   local start=$SECONDS rc
-  with_deps timeout 600 "$bin" --gtest_color=no "$@" >"$log" 2>&1
+  with_deps timeout -k 10 "$limit" "$bin" --gtest_color=no "$@" >"$log" 2>&1
   rc=$?
   local passed failed skipped
   passed="$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n1)"
@@ -234,7 +284,13 @@ run_tests() {
   SUMMARY+=("$label|$passed|$failed|$skipped|$((SECONDS - start))")
   if [ "$rc" -ne 0 ]; then
     STATUS=1
-    [ "$failed" = 0 ] && failed="crash (exit $rc)" && SUMMARY[-1]="$label|$passed|$failed|$skipped|$((SECONDS - start))"
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+      failed="$failed+timeout ${limit}s"
+      SUMMARY[-1]="$label|$passed|$failed|$skipped|$((SECONDS - start))"
+    elif [ "$failed" = 0 ]; then
+      failed="crash (exit $rc)"
+      SUMMARY[-1]="$label|$passed|$failed|$skipped|$((SECONDS - start))"
+    fi
     echo "gpu_check: $label FAILED (exit $rc; log $log)" >&2
     while IFS= read -r l; do
       FAILED_NAMES+=("$label: $l")
@@ -251,28 +307,39 @@ run_tests() {
 
 # Tests and the NCCL job (skipped with SKIP_TESTS=1; the block is not indented because it holds a
 # here-document).
+# The short filtered runs first, so that a slow or hanging atebm_tests_cuda cannot crowd them out.
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
-run_tests "atebm_tests_cuda" "$BUILD/tests/atebm_tests_cuda"
-run_tests "atebm_tests_engine (Cuda*, Pinned*)" "$BUILD/tests/atebm_tests_engine" --gtest_filter='Cuda*:Pinned*'
-run_tests "atebm_tests_data (*Pinned*)" "$BUILD/tests/atebm_tests_data" --gtest_filter='*Pinned*'
-run_tests "atebm_tests_at_ebm (GraphedPgd*)" "$BUILD/tests/atebm_tests_at_ebm" --gtest_filter='GraphedPgd*'
+run_tests "atebm_tests_engine (Cuda*, Pinned*)" 120 "$BUILD/tests/atebm_tests_engine" --gtest_filter='Cuda*:Pinned*'
+run_tests "atebm_tests_data (*Pinned*)" 90 "$BUILD/tests/atebm_tests_data" --gtest_filter='*Pinned*'
+run_tests "atebm_tests_at_ebm (GraphedPgd*)" 90 "$BUILD/tests/atebm_tests_at_ebm" --gtest_filter='GraphedPgd*'
+run_tests "atebm_tests_cuda" 420 "$BUILD/tests/atebm_tests_cuda"
 
-# ---- data-parallel training over NCCL ----------------------------------------------------------
-# A few iterations of a tiny model on the GPU(s): 1 rank, then one rank per GPU when there are
-# several (issue 9). Needs mpirun and a build with NCCL; says why when it cannot run.
+# ---- training on the GPU (data-parallel over NCCL where possible) -----------------------------
+# A few iterations of a tiny model on the GPU(s), the PGD loop replayed from a CUDA graph: with
+# mpirun and NCCL, 1 rank, then one rank per GPU when there are several (issue 9); without them,
+# one plain process (RANKS 0), so the trainer's GPU path runs all the same.
 run_nccl_train() {  # run_nccl_train RANKS
   local ranks="$1" label="nccl train, $1 rank(s)" out="$BUILD/gpu_check_nccl_$1"
-  local log="$BUILD/gpu_check_nccl_$1.log" start=$SECONDS
-  rm -rf "$out"
+  [ "$ranks" = 0 ] && label="train, 1 process (no MPI)"
+  local log="$BUILD/gpu_check_nccl_$1.log" start=$SECONDS limit
+  rm -rf "$out" "$log"
+  limit="$(step_limit 180)"
+  if ! built "$BUILD/atebm" || [ "$limit" -lt 10 ]; then
+    STATUS=1
+    SUMMARY+=("$label|-|not built or no time|-|-")
+    return
+  fi
   cat >"$BUILD/gpu_check_tiny.json" <<'JSON'
 {"model": {"arch": "resnet", "block": "basic", "layers": [1, 1, 1, 1], "widths": [8, 8, 16, 16],
-           "in_channels": 1, "num_classes": 1, "pool": 1, "mean": [0.5], "std": [0.5]},
+           "in_channels": 1, "num_classes": 1, "pool": 2, "mean": [0.5], "std": [0.5]},
  "data": {"train": "smooth:256:seed=7", "p0": "uniform:256:seed=9", "shape": [1, 16, 16], "batch_size": 16},
  "attack": {"step_size": 0.3, "start_step": 2, "max_steps": 4},
  "loss": {"r1_weight": 0.1},
  "train": {"max_iters": 8, "checkpoint_every": 4, "device": "cuda", "sample_at_end": false}}
 JSON
-  if with_deps timeout 300 mpirun --allow-run-as-root --oversubscribe -np "$ranks" "$BUILD/atebm" train \
+  local launch=(mpirun --allow-run-as-root --oversubscribe -np "$ranks")
+  [ "$ranks" = 0 ] && launch=()
+  if with_deps timeout -k 10 "$limit" ${launch[@]+"${launch[@]}"} "$BUILD/atebm" train \
        --config "$BUILD/gpu_check_tiny.json" --out "$out" >"$log" 2>&1 && [ -f "$out/model.safetensors" ]; then
     SUMMARY+=("$label|1|0|0|$((SECONDS - start))")
   else
@@ -283,9 +350,11 @@ JSON
   fi
 }
 if ! command -v mpirun >/dev/null; then
-  echo "gpu_check: mpirun not found: the NCCL training job is skipped (apt-get install openmpi-bin libopenmpi-dev)"
+  echo "gpu_check: mpirun not found: training runs as one plain process, without NCCL (apt-get install openmpi-bin libopenmpi-dev)"
+  run_nccl_train 0
 elif ! grep -q "NCCL ON" "$CONFIG_LOG"; then
-  echo "gpu_check: the build has no NCCL (see the configure line above): the NCCL training job is skipped"
+  echo "gpu_check: the build has no NCCL (see the configure line above): training runs as one plain process"
+  run_nccl_train 0
 else
   run_nccl_train 1
   if [ "$GPU_COUNT" -gt 1 ]; then run_nccl_train "$GPU_COUNT"; fi
@@ -299,10 +368,18 @@ fi
 # batch-128 half doubles the time). Together about 3-5 minutes on an H200.
 BENCH_ROWS=()
 run_bench() {  # run_bench LABEL FILTER MIN_TIME TIMEOUT
-  local label="$1" filter="$2" min_time="$3" limit="$4" rc
+  local label="$1" filter="$2" min_time="$3" limit rc
   local json="$BUILD/gpu_check_bench_$label.json" log="$BUILD/gpu_check_bench_$label.log"
+  rm -f "$json" "$log"  # no numbers of an earlier call are reported as this one's
+  limit="$(step_limit "$4")"
+  if ! built "$BUILD/bench/atebm_bench_cuda" || [ "$limit" -lt 20 ]; then
+    STATUS=1
+    echo "gpu_check: atebm_bench_cuda ($label) skipped: not built, or the time budget is spent" >&2
+    BENCH_ROWS+=("| $label | skipped (not built or no time) | | | |")
+    return
+  fi
   echo "gpu_check: atebm_bench_cuda --benchmark_filter='$filter' (min time ${min_time}s, limit ${limit}s)"
-  with_deps timeout "$limit" "$BUILD/bench/atebm_bench_cuda" --benchmark_filter="$filter" --benchmark_min_time="$min_time" \
+  with_deps timeout -k 10 "$limit" "$BUILD/bench/atebm_bench_cuda" --benchmark_filter="$filter" --benchmark_min_time="$min_time" \
     --benchmark_out="$json" --benchmark_out_format=json 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   if [ "$rc" -ne 0 ]; then
@@ -318,7 +395,10 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
     # Kernel rows one by one; conv rows per (pass, way, precision, batch): the summed GPU time of
     # the ResNet-50 conv shapes (one pass over the network's distinct convs) and the TFLOP/s of
     # that sum.
-    while IFS= read -r row; do BENCH_ROWS+=("$row"); done < <(python3 - "$BUILD"/gpu_check_bench_*.json <<'PY'
+    shopt -s nullglob
+    BENCH_JSON=("$BUILD"/gpu_check_bench_*.json)
+    shopt -u nullglob
+    while IFS= read -r row; do BENCH_ROWS+=("$row"); done < <(python3 - ${BENCH_JSON[@]+"${BENCH_JSON[@]}"} <<'PY'
 import json, sys
 from collections import OrderedDict
 skip = {"name", "run_name", "run_type", "repetitions", "repetition_index", "threads", "iterations", "real_time",
@@ -360,51 +440,51 @@ PY
   else
     while IFS= read -r l; do
       BENCH_ROWS+=("| \`$l\` | | | | |")
-    done < <(grep -h -E "^(BM_|conv2d)" "$BUILD"/gpu_check_bench_*.log)
+    done < <(cat "$BUILD"/gpu_check_bench_*.log 2>/dev/null | grep -E "^(BM_|conv2d)")
   fi
 fi
 
 # ---- summary -----------------------------------------------------------------------------------
+# The block for bench/RESULTS.md (long: every benchmark row) first, also saved as
+# gpu_check_results.md; the short test table last, since a `run` call returns the output's end.
 DATE="$(date -u +%Y-%m-%d)"
 COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ] && COMMIT="$COMMIT+local changes"
 
+{
+  echo "### $DATE — $GPU_NAME (sm_$ARCH)"
+  echo
+  echo "Driver $DRIVER, CUDA $CUDA_VERSION, cuDNN: $CUDNN_DESC, commit $COMMIT, \`tools/gpu_check.sh\`"
+  echo "(benchmark min time ${MIN_TIME}s; conv: ${CONV_MIN_TIME:-0.02}s, filter \`${CONV_FILTER:-conv2d_.*/n32/}\`)."
+  echo
+  echo "| test binary | passed | failed | skipped |"
+  echo "|---|---|---|---|"
+  for row in ${SUMMARY[@]+"${SUMMARY[@]}"}; do
+    IFS='|' read -r name p f s t <<<"$row"
+    echo "| $name | $p | $f | $s |"
+  done
+  if [ "${#BENCH_ROWS[@]}" -gt 0 ]; then
+    echo
+    echo "| benchmark | time | GB/s | % of copy | other |"
+    echo "|---|---|---|---|---|"
+    for r in "${BENCH_ROWS[@]}"; do echo "$r"; done
+  fi
+} >"$BUILD/gpu_check_results.md"
 echo
-echo "==================== gpu_check summary ===================="
-printf "%-30s %8s %8s %8s %6s\n" "test binary" "passed" "failed" "skipped" "sec"
-for row in "${SUMMARY[@]}"; do
+echo "---- paste into bench/RESULTS.md (also in $BUILD/gpu_check_results.md) ----"
+cat "$BUILD/gpu_check_results.md"
+echo "---- end ----"
+
+echo
+echo "==================== gpu_check summary ($(( $(date +%s) - START_TIME ))s of a ${BUDGET}s budget) ===================="
+echo "$GPU_NAME (sm_$ARCH), driver $DRIVER, CUDA $CUDA_VERSION, cuDNN $CUDNN_DESC"
+printf "%-36s %8s %14s %8s %6s\n" "test binary" "passed" "failed" "skipped" "sec"
+for row in ${SUMMARY[@]+"${SUMMARY[@]}"}; do
   IFS='|' read -r name p f s t <<<"$row"
-  printf "%-30s %8s %8s %8s %6s\n" "$name" "$p" "$f" "$s" "$t"
+  printf "%-36s %8s %14s %8s %6s\n" "$name" "$p" "$f" "$s" "$t"
 done
 for n in ${FAILED_NAMES[@]+"${FAILED_NAMES[@]}"}; do echo "  failed: $n"; done
-if [ "${#BENCH_ROWS[@]}" -gt 0 ]; then
-  echo
-  echo "benchmark | time | GB/s | % of copy | other"
-  for r in ${BENCH_ROWS[@]+"${BENCH_ROWS[@]}"}; do echo "$r"; done
-fi
-
-echo
-echo "---- paste into bench/RESULTS.md ----"
-cat <<EOF
-### $DATE — $GPU_NAME (sm_$ARCH)
-
-Driver $DRIVER, CUDA $CUDA_VERSION, cuDNN: $CUDNN_DESC, commit $COMMIT, \`tools/gpu_check.sh\`
-(benchmark min time ${MIN_TIME}s; conv: ${CONV_MIN_TIME:-0.02}s, filter \`${CONV_FILTER:-conv2d_.*/n32/}\`).
-
-| test binary | passed | failed | skipped |
-|---|---|---|---|
-EOF
-for row in "${SUMMARY[@]}"; do
-  IFS='|' read -r name p f s t <<<"$row"
-  echo "| $name | $p | $f | $s |"
-done
-if [ "${#BENCH_ROWS[@]}" -gt 0 ]; then
-  echo
-  echo "| benchmark | time | GB/s | % of copy | other |"
-  echo "|---|---|---|---|---|"
-  for r in ${BENCH_ROWS[@]+"${BENCH_ROWS[@]}"}; do echo "$r"; done
-fi
-echo "---- end ----"
+[ "${#BENCH_ROWS[@]}" -gt 0 ] && echo "benchmarks: ${#BENCH_ROWS[@]} rows above"
 
 [ "$STATUS" -eq 0 ] && echo "gpu_check: OK" || echo "gpu_check: FAILED (see above)" >&2
 exit "$STATUS"
