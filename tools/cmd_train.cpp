@@ -87,7 +87,8 @@ int run_train(const TrainArgs& a) {
       for (const std::string& o : a.overrides)
         if (!resumable_override(o))
           throw CLI::ValidationError(o, "only train.max_iters, train.max_seconds, train.checkpoint_every, "
-                                        "train.log_every, train.sample_at_end and sample.* may change on --resume");
+                                        "train.log_every, train.sample_at_end, train.overlap_allreduce and sample.* "
+                                        "may change on --resume");
     } else {
       if (a.preset.empty() == a.config_file.empty())
         throw CLI::ValidationError("--preset/--config", "give exactly one of --preset NAME or --config FILE");
@@ -114,7 +115,7 @@ int run_train(const TrainArgs& a) {
     for (const std::string& o : a.overrides) at_ebm::apply_override(cfg_json, o);
     at_ebm::train_config_from_json(cfg_json);  // validate now: a bad field is a usage error
   } catch (const atebm::Error& e) {
-    throw CLI::ValidationError("config", e.what());
+    throw CLI::ValidationError(e.what());  // the message already says "config: ..." where it is one
   }
   const at_ebm::TrainConfig cfg = at_ebm::train_config_from_json(cfg_json);
 
