@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <set>
+#include <type_traits>
 
 #include "engine/error.h"
 #include "nn/models/model_config.h"
@@ -14,17 +15,96 @@ namespace {
 
 using nlohmann::json;
 
-// Reads one section: every key must be known; each get() converts with a message naming the
+void check(bool ok, const std::string& field, const std::string& what, const json& value) {
+  ATEBM_CHECK(ok, "config: {}: expected {}; got {}", field, what, value.dump());
+}
+
+// The one list of the config's fields: adding a field here adds it to the reader (known key, typed
+// conversion), the writer (RUN/config.json) and the known top-level names. The reader checks the
+// fields in this order, so it decides which bad field is reported first. Config is TrainConfig
+// (the reader fills it) or const TrainConfig (the writer and the name list read it).
+// A visitor provides:
+//   top(key, std::string&)            a top-level string ("preset")
+//   model(key, json&)                 the required model config, completed by nn::complete_config
+//   section(name, fields)             calls fields(s) once; s has field(key, member) for plain
+//                                     members and radius(key, double&) for radii ("inf" in JSON)
+template <typename Config, typename Visitor>
+void visit_fields(Config& c, Visitor& v) {
+  static_assert(std::is_same_v<std::remove_const_t<Config>, TrainConfig>);
+  v.top("preset", c.preset);
+  v.model("model", c.model);
+  v.section("data", [&](auto& s) {
+    s.field("train", c.data.train);
+    s.field("p0", c.data.p0);
+    s.field("shape", c.data.shape);
+    s.field("batch_size", c.data.batch_size);
+    s.field("augment", c.data.augment);
+    s.field("p0_augment", c.data.p0_augment);
+    s.field("workers", c.data.workers);
+  });
+  v.section("attack", [&](auto& s) {
+    s.field("step_size", c.attack.step_size);
+    s.field("start_step", c.attack.start_step);
+    s.field("max_steps", c.attack.max_steps);
+    s.field("epochs_per_step", c.attack.epochs_per_step);
+    s.field("auc_threshold", c.attack.auc_threshold);
+    s.field("auc_window", c.attack.auc_window);
+    s.radius("eps", c.attack.eps);
+    s.field("norm", c.attack.norm);
+  });
+  v.section("indist_attack", [&](auto& s) {
+    s.field("steps", c.indist_attack.steps);
+    s.field("step_size", c.indist_attack.step_size);
+    s.radius("eps", c.indist_attack.eps);
+  });
+  v.section("loss", [&](auto& s) {
+    s.field("r1_weight", c.loss.r1_weight);
+    s.field("r1_interval", c.loss.r1_interval);
+  });
+  v.section("optim", [&](auto& s) {
+    s.field("name", c.optim.name);
+    s.field("lr", c.optim.lr);
+    s.field("beta1", c.optim.beta1);
+    s.field("beta2", c.optim.beta2);
+    s.field("eps", c.optim.eps);
+    s.field("momentum", c.optim.momentum);
+    s.field("nesterov", c.optim.nesterov);
+    s.field("weight_decay", c.optim.weight_decay);
+    s.field("schedule", c.optim.schedule);
+  });
+  v.section("train", [&](auto& s) {
+    s.field("max_iters", c.train.max_iters);
+    s.field("max_seconds", c.train.max_seconds);
+    s.field("seed", c.train.seed);
+    s.field("threads", c.train.threads);
+    s.field("device", c.train.device);
+    s.field("cuda_graph", c.train.cuda_graph);
+    s.field("overlap_allreduce", c.train.overlap_allreduce);
+    s.field("checkpoint_every", c.train.checkpoint_every);
+    s.field("log_every", c.train.log_every);
+    s.field("sample_at_end", c.train.sample_at_end);
+  });
+  v.section("sample", [&](auto& s) {
+    s.field("steps", c.sample.steps);
+    s.field("step_size", c.sample.step_size);
+    s.field("n", c.sample.n);
+    s.field("batch_size", c.sample.batch_size);
+    s.field("seed", c.sample.seed);
+    s.field("p0", c.sample.p0);
+  });
+}
+
+// Reads one section: every key must be known; each field() converts with a message naming the
 // field ("train.max_iters: expected an integer, got \"ten\"").
-class Section {
+class SectionReader {
  public:
-  Section(const json& root, std::string name) : name_(std::move(name)) {
+  SectionReader(const json& root, std::string name) : name_(std::move(name)) {
     if (!root.contains(name_)) return;
     const json& s = root.at(name_);
     ATEBM_CHECK(s.is_object(), "config: \"{}\" must be an object; got {}", name_, s.dump());
     obj_ = &s;
   }
-  /// Call after the last get(): rejects keys no get() asked for.
+  /// Call after the last field(): rejects keys no field() or radius() asked for.
   void finish() const {
     if (obj_ == nullptr) return;
     for (const auto& [k, v] : obj_->items())
@@ -32,7 +112,7 @@ class Section {
                   fmt::join(seen_, ", "));
   }
   template <typename T>
-  void get(const char* key, T& out) {
+  void field(const char* key, T& out) {
     seen_.insert(key);
     if (obj_ == nullptr || !obj_->contains(key)) return;
     const json& v = obj_->at(key);
@@ -60,7 +140,7 @@ class Section {
         out.push_back(e.get<int64_t>());
       }
     } else {
-      static_assert(std::is_same_v<T, json>);
+      static_assert(std::is_same_v<T, json>);  // dataset specs: checked by validate()
       out = v;
     }
   }
@@ -75,11 +155,70 @@ class Section {
   std::set<std::string> seen_;
 };
 
-void check(bool ok, const std::string& field, const std::string& what, const json& value) {
-  ATEBM_CHECK(ok, "config: {}: expected {}; got {}", field, what, value.dump());
-}
+// Fills a TrainConfig from the root object (unknown top-level keys are checked before, by name).
+class Reader {
+ public:
+  explicit Reader(const json& root) : root_(root) {}
+  void top(const char* key, std::string& out) {
+    if (!root_.contains(key)) return;
+    check(root_.at(key).is_string(), key, "a string", root_.at(key));
+    out = root_.at(key).get<std::string>();
+  }
+  void model(const char* key, json& out) {
+    ATEBM_CHECK(root_.contains(key), "config: \"{}\" is missing; expected a model config such as "
+                                     "{{\"arch\": \"resnet\", ...}} (see nn/models/model_config.h)", key);
+    out = nn::complete_config(root_.at(key));
+  }
+  template <typename Fields>
+  void section(const char* name, Fields&& fields) {
+    SectionReader s(root_, name);
+    fields(s);
+    s.finish();
+  }
 
-json radius_json(double r) { return std::isinf(r) ? json("inf") : json(r); }
+ private:
+  const json& root_;
+};
+
+// Builds the JSON object of one section; radii are written as "inf" when infinite.
+struct SectionWriter {
+  json obj = json::object();
+  template <typename T>
+  void field(const char* key, const T& value) { obj[key] = value; }
+  void radius(const char* key, double r) { obj[key] = std::isinf(r) ? json("inf") : json(r); }
+};
+
+// Builds the whole config object (what RUN/config.json holds).
+struct Writer {
+  void top(const char* key, const std::string& value) { root[key] = value; }
+  void model(const char* key, const json& m) { root[key] = nn::complete_config(m); }
+  template <typename Fields>
+  void section(const char* name, Fields&& fields) {
+    SectionWriter s;
+    fields(s);
+    root[name] = std::move(s.obj);
+  }
+  json root;
+};
+
+// Collects the top-level names ("preset", "model", the sections) without touching any field.
+struct TopLevelNames {
+  void top(const char* key, const std::string&) { names.insert(key); }
+  void model(const char* key, const json&) { names.insert(key); }
+  template <typename Fields>
+  void section(const char* name, Fields&&) { names.insert(name); }
+  std::set<std::string> names;
+};
+
+const std::set<std::string>& top_level_names() {
+  static const std::set<std::string> names = [] {
+    const TrainConfig defaults;
+    TopLevelNames v;
+    visit_fields(defaults, v);
+    return v.names;
+  }();
+  return names;
+}
 
 void check_specs(const json& v, const std::string& field, bool allow_null) {
   if (allow_null && v.is_null()) return;
@@ -151,122 +290,20 @@ double parse_radius(const json& v, const std::string& field) {
 
 TrainConfig train_config_from_json(const json& j) {
   ATEBM_CHECK(j.is_object(), "config: expected a JSON object; got {}", j.dump());
-  static const std::set<std::string> sections = {"preset", "model", "data", "attack", "indist_attack",
-                                                 "loss", "optim", "train", "sample"};
+  const std::set<std::string>& sections = top_level_names();
   for (const auto& [k, v] : j.items())
     ATEBM_CHECK(sections.count(k) > 0, "config: unknown field \"{}\"; known fields: {}", k, fmt::join(sections, ", "));
   TrainConfig c;
-  if (j.contains("preset")) {
-    check(j.at("preset").is_string(), "preset", "a string", j.at("preset"));
-    c.preset = j.at("preset").get<std::string>();
-  }
-  ATEBM_CHECK(j.contains("model"), "config: \"model\" is missing; expected a model config such as "
-                                   "{{\"arch\": \"resnet\", ...}} (see nn/models/model_config.h)");
-  c.model = nn::complete_config(j.at("model"));
-  {
-    Section s(j, "data");
-    s.get("train", c.data.train);
-    s.get("p0", c.data.p0);
-    s.get("shape", c.data.shape);
-    s.get("batch_size", c.data.batch_size);
-    s.get("augment", c.data.augment);
-    s.get("p0_augment", c.data.p0_augment);
-    s.get("workers", c.data.workers);
-    s.finish();
-  }
-  {
-    Section s(j, "attack");
-    s.get("step_size", c.attack.step_size);
-    s.get("start_step", c.attack.start_step);
-    s.get("max_steps", c.attack.max_steps);
-    s.get("epochs_per_step", c.attack.epochs_per_step);
-    s.get("auc_threshold", c.attack.auc_threshold);
-    s.get("auc_window", c.attack.auc_window);
-    s.radius("eps", c.attack.eps);
-    s.get("norm", c.attack.norm);
-    s.finish();
-  }
-  {
-    Section s(j, "indist_attack");
-    s.get("steps", c.indist_attack.steps);
-    s.get("step_size", c.indist_attack.step_size);
-    s.radius("eps", c.indist_attack.eps);
-    s.finish();
-  }
-  {
-    Section s(j, "loss");
-    s.get("r1_weight", c.loss.r1_weight);
-    s.get("r1_interval", c.loss.r1_interval);
-    s.finish();
-  }
-  {
-    Section s(j, "optim");
-    s.get("name", c.optim.name);
-    s.get("lr", c.optim.lr);
-    s.get("beta1", c.optim.beta1);
-    s.get("beta2", c.optim.beta2);
-    s.get("eps", c.optim.eps);
-    s.get("momentum", c.optim.momentum);
-    s.get("nesterov", c.optim.nesterov);
-    s.get("weight_decay", c.optim.weight_decay);
-    s.get("schedule", c.optim.schedule);
-    s.finish();
-  }
-  {
-    Section s(j, "train");
-    s.get("max_iters", c.train.max_iters);
-    s.get("max_seconds", c.train.max_seconds);
-    s.get("seed", c.train.seed);
-    s.get("threads", c.train.threads);
-    s.get("device", c.train.device);
-    s.get("cuda_graph", c.train.cuda_graph);
-    s.get("overlap_allreduce", c.train.overlap_allreduce);
-    s.get("checkpoint_every", c.train.checkpoint_every);
-    s.get("log_every", c.train.log_every);
-    s.get("sample_at_end", c.train.sample_at_end);
-    s.finish();
-  }
-  {
-    Section s(j, "sample");
-    s.get("steps", c.sample.steps);
-    s.get("step_size", c.sample.step_size);
-    s.get("n", c.sample.n);
-    s.get("batch_size", c.sample.batch_size);
-    s.get("seed", c.sample.seed);
-    s.get("p0", c.sample.p0);
-    s.finish();
-  }
+  Reader reader(j);
+  visit_fields(c, reader);
   validate(c);
   return c;
 }
 
 json train_config_to_json(const TrainConfig& c) {
-  json j;
-  j["preset"] = c.preset;
-  j["model"] = nn::complete_config(c.model);
-  j["data"] = {{"train", c.data.train}, {"p0", c.data.p0}, {"shape", c.data.shape}, {"batch_size", c.data.batch_size},
-               {"augment", c.data.augment}, {"p0_augment", c.data.p0_augment}, {"workers", c.data.workers}};
-  j["attack"] = {{"step_size", c.attack.step_size}, {"start_step", c.attack.start_step},
-                 {"max_steps", c.attack.max_steps}, {"epochs_per_step", c.attack.epochs_per_step},
-                 {"auc_threshold", c.attack.auc_threshold}, {"auc_window", c.attack.auc_window},
-                 {"eps", radius_json(c.attack.eps)}, {"norm", c.attack.norm}};
-  j["indist_attack"] = {{"steps", c.indist_attack.steps}, {"step_size", c.indist_attack.step_size},
-                        {"eps", radius_json(c.indist_attack.eps)}};
-  j["loss"] = {{"r1_weight", c.loss.r1_weight}, {"r1_interval", c.loss.r1_interval}};
-  j["optim"] = {{"name", c.optim.name},       {"lr", c.optim.lr},
-                {"beta1", c.optim.beta1},     {"beta2", c.optim.beta2},
-                {"eps", c.optim.eps},         {"momentum", c.optim.momentum},
-                {"nesterov", c.optim.nesterov}, {"weight_decay", c.optim.weight_decay},
-                {"schedule", c.optim.schedule}};
-  j["train"] = {{"max_iters", c.train.max_iters},         {"max_seconds", c.train.max_seconds},
-                {"seed", c.train.seed},                   {"threads", c.train.threads},
-                {"device", c.train.device},               {"cuda_graph", c.train.cuda_graph},
-                {"overlap_allreduce", c.train.overlap_allreduce},
-                {"checkpoint_every", c.train.checkpoint_every}, {"log_every", c.train.log_every},
-                {"sample_at_end", c.train.sample_at_end}};
-  j["sample"] = {{"steps", c.sample.steps}, {"step_size", c.sample.step_size}, {"n", c.sample.n},
-                 {"batch_size", c.sample.batch_size}, {"seed", c.sample.seed}, {"p0", c.sample.p0}};
-  return j;
+  Writer writer;
+  visit_fields(c, writer);
+  return std::move(writer.root);
 }
 
 void apply_override(json& config, const std::string& assignment) {
