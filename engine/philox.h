@@ -14,11 +14,7 @@
 // and the generator's offset then advances by the number of blocks used.
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define ATEBM_HD __host__ __device__ __forceinline__
-#else
-#define ATEBM_HD inline
-#endif
+#include "engine/host_device.h"
 
 namespace atebm::philox {
 

@@ -1,26 +1,25 @@
 #include "ops/cpu/elementwise_cpu.h"
 
-#include <cmath>
-
 #include "engine/cpu/strided_loop.h"
-#include "engine/factories.h"
+#include "ops/kernels/elementwise_math.h"
 
 namespace atebm::cpu {
 namespace {
 
+// The per-element math is the functors of ops/kernels/elementwise_math.h, shared with CUDA.
 // The inner runs are written three ways so that the compiler vectorises the common ones:
 // all operands unit-stride, a broadcast scalar operand (stride 0), or anything else.
-template <typename T, typename F>
+template <typename TO, typename TI, typename F>
 void unary_loop(const Tensor& out, const Tensor& x, F f) {
-  T* o = out.data<T>();
-  const T* p = x.data<T>();
+  TO* o = static_cast<TO*>(out.raw_data());
+  const TI* p = static_cast<const TI*>(x.raw_data());
   strided_loop<2>(out.shape(), {out.strides().data(), x.strides().data()},
                   [&](int64_t n, const std::array<int64_t, 2>& off, const std::array<int64_t, 2>& st) {
-                    // A local copy of the functor: its captured scalars become loop invariants
-                    // the compiler can prove safe to load, so conditional lambdas vectorise.
+                    // A local copy of the functor: its scalars become loop invariants the
+                    // compiler can prove safe to load, so conditional functors vectorise.
                     const F fn = f;
-                    T* __restrict oo = o + off[0];
-                    const T* __restrict xx = p + off[1];
+                    TO* __restrict oo = o + off[0];
+                    const TI* __restrict xx = p + off[1];
                     if (st[0] == 1 && st[1] == 1) {
 #pragma omp simd
                       for (int64_t i = 0; i < n; ++i) oo[i] = fn(xx[i]);
@@ -60,74 +59,31 @@ void binary_loop(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
 }
 
 template <typename T>
-inline T sigmoid_of(T v) {
-  // Stable for any v: exp of a non-positive number only.
-  if (v >= T(0)) return T(1) / (T(1) + std::exp(-v));
-  const T e = std::exp(v);
-  return e / (T(1) + e);
-}
-
-template <typename T>
-inline T softplus_of(T v) {
-  // log(1 + e^v) = max(v, 0) + log1p(e^-|v|)
-  return std::max(v, T(0)) + std::log1p(std::exp(-std::abs(v)));
-}
-
-template <typename T>
 void unary_typed(UnaryOp op, const Tensor& out, const Tensor& x, T a, T b) {
-  switch (op) {
-    case UnaryOp::Neg: return unary_loop<T>(out, x, [](T v) { return -v; });
-    case UnaryOp::Exp: return unary_loop<T>(out, x, [](T v) { return std::exp(v); });
-    case UnaryOp::Log: return unary_loop<T>(out, x, [](T v) { return std::log(v); });
-    case UnaryOp::Log1p: return unary_loop<T>(out, x, [](T v) { return std::log1p(v); });
-    case UnaryOp::Sqrt: return unary_loop<T>(out, x, [](T v) { return std::sqrt(v); });
-    case UnaryOp::Rsqrt: return unary_loop<T>(out, x, [](T v) { return T(1) / std::sqrt(v); });
-    case UnaryOp::Abs: return unary_loop<T>(out, x, [](T v) { return std::abs(v); });
-    case UnaryOp::Sign: return unary_loop<T>(out, x, [](T v) { return T((v > T(0)) - (v < T(0))); });
-    case UnaryOp::Relu: return unary_loop<T>(out, x, [](T v) { return v > T(0) ? v : T(0); });
-    case UnaryOp::LeakyRelu: return unary_loop<T>(out, x, [a](T v) { return v > T(0) ? v : v * a; });
-    case UnaryOp::Sigmoid: return unary_loop<T>(out, x, [](T v) { return sigmoid_of(v); });
-    case UnaryOp::Softplus: return unary_loop<T>(out, x, [](T v) { return softplus_of(v); });
-    case UnaryOp::Tanh: return unary_loop<T>(out, x, [](T v) { return std::tanh(v); });
-    case UnaryOp::Silu: return unary_loop<T>(out, x, [](T v) { return v * sigmoid_of(v); });
-    case UnaryOp::Clamp: return unary_loop<T>(out, x, [a, b](T v) { return std::min(std::max(v, a), b); });
-    case UnaryOp::PowScalar:
-      if (a == T(2)) return unary_loop<T>(out, x, [](T v) { return v * v; });
-      return unary_loop<T>(out, x, [a](T v) { return std::pow(v, a); });
-    case UnaryOp::AddScalar: return unary_loop<T>(out, x, [a](T v) { return v + a; });
-    case UnaryOp::MulScalar: return unary_loop<T>(out, x, [a](T v) { return v * a; });
-    case UnaryOp::RsubScalar: return unary_loop<T>(out, x, [a](T v) { return a - v; });
-    case UnaryOp::Reciprocal: return unary_loop<T>(out, x, [](T v) { return T(1) / v; });
-    case UnaryOp::Square: return unary_loop<T>(out, x, [](T v) { return v * v; });
-    case UnaryOp::ReluMask: return unary_loop<T>(out, x, [](T v) { return v > T(0) ? T(1) : T(0); });
-    case UnaryOp::LeakyMask: return unary_loop<T>(out, x, [a](T v) { return v > T(0) ? T(1) : a; });
-    case UnaryOp::ClampMask:
-      return unary_loop<T>(out, x, [a, b](T v) { return (v >= a && v <= b) ? T(1) : T(0); });
-  }
+  kernels::visit_op(kernels::unary_op_for(op, a), [&](auto k) {
+    unary_loop<T, T>(out, x, kernels::UnaryFn<decltype(k)::value, T>{a, b});
+  });
 }
 
 template <typename T>
 void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
-  switch (op) {
-    case BinaryOp::Add: return binary_loop<T, T, T>(out, a, b, [](T x, T y) { return x + y; });
-    case BinaryOp::Sub: return binary_loop<T, T, T>(out, a, b, [](T x, T y) { return x - y; });
-    case BinaryOp::Mul: return binary_loop<T, T, T>(out, a, b, [](T x, T y) { return x * y; });
-    case BinaryOp::Div: return binary_loop<T, T, T>(out, a, b, [](T x, T y) { return x / y; });
-    case BinaryOp::Maximum: return binary_loop<T, T, T>(out, a, b, [](T x, T y) { return x > y ? x : y; });
-    case BinaryOp::Minimum: return binary_loop<T, T, T>(out, a, b, [](T x, T y) { return x < y ? x : y; });
-  }
+  kernels::visit_op(op, [&](auto k) {
+    binary_loop<T, T, T>(out, a, b, kernels::BinaryFn<decltype(k)::value, T>{});
+  });
 }
 
 template <typename T>
 void compare_typed(CompareOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
-  switch (op) {
-    case CompareOp::Eq: return binary_loop<bool, T, T>(out, a, b, [](T x, T y) { return x == y; });
-    case CompareOp::Ne: return binary_loop<bool, T, T>(out, a, b, [](T x, T y) { return x != y; });
-    case CompareOp::Lt: return binary_loop<bool, T, T>(out, a, b, [](T x, T y) { return x < y; });
-    case CompareOp::Le: return binary_loop<bool, T, T>(out, a, b, [](T x, T y) { return x <= y; });
-    case CompareOp::Gt: return binary_loop<bool, T, T>(out, a, b, [](T x, T y) { return x > y; });
-    case CompareOp::Ge: return binary_loop<bool, T, T>(out, a, b, [](T x, T y) { return x >= y; });
-  }
+  kernels::visit_op(op, [&](auto k) {
+    binary_loop<bool, T, T>(out, a, b, kernels::CompareFn<decltype(k)::value, T>{});
+  });
+}
+
+template <typename T>
+void compare_scalar_typed(CompareOp op, const Tensor& out, const Tensor& x, T s) {
+  kernels::visit_op(op, [&](auto k) {
+    unary_loop<bool, T>(out, x, kernels::CompareScalarFn<decltype(k)::value, T>{s});
+  });
 }
 
 }  // namespace
@@ -156,9 +112,7 @@ void compare(CompareOp op, const Tensor& out, const Tensor& a, const Tensor& b) 
 
 void compare_scalar(CompareOp op, const Tensor& out, const Tensor& x, double s) {
   ATEBM_DISPATCH_ALL(x.dtype(), "compare", [&] {
-    Tensor st = empty({}, {.dtype = x.dtype()});
-    *st.data<scalar_t>() = static_cast<scalar_t>(s);
-    compare_typed<scalar_t>(op, out, x, st);
+    compare_scalar_typed<scalar_t>(op, out, x, static_cast<scalar_t>(s));
   });
 }
 
@@ -171,12 +125,13 @@ void where(const Tensor& out, const Tensor& mask, const Tensor& a, const Tensor&
     const T* pb = b.data<T>();
     const Shape sm = broadcast_strides(mask, out.shape()), sa = broadcast_strides(a, out.shape()),
                 sb = broadcast_strides(b, out.shape());
-    auto run = [&](auto* pm) {
+    auto run = [&]<typename M>(const M* pm) {
+      const kernels::WhereFn<T, M> fn{};
       strided_loop<4>(out.shape(), {out.strides().data(), sm.data(), sa.data(), sb.data()},
                       [&](int64_t n, const std::array<int64_t, 4>& off, const std::array<int64_t, 4>& st) {
                         for (int64_t i = 0; i < n; ++i)
-                          o[off[0] + i * st[0]] = pm[off[1] + i * st[1]] != 0 ? pa[off[2] + i * st[2]]
-                                                                                : pb[off[3] + i * st[3]];
+                          o[off[0] + i * st[0]] =
+                              fn(pm[off[1] + i * st[1]], pa[off[2] + i * st[2]], pb[off[3] + i * st[3]]);
                       });
     };
     if (mask.dtype() == DType::Bool) {
@@ -191,16 +146,9 @@ void masked_grad(UnaryOp mask_op, const Tensor& out, const Tensor& g, const Tens
   ATEBM_DISPATCH_FLOATING(out.dtype(), "masked_grad", [&] {
     using T = scalar_t;
     const T ta = static_cast<T>(a), tb = static_cast<T>(b);
-    switch (mask_op) {
-      case UnaryOp::ReluMask:
-        return binary_loop<T, T, T>(out, g, x, [](T gv, T xv) { return xv > T(0) ? gv : T(0); });
-      case UnaryOp::LeakyMask:
-        return binary_loop<T, T, T>(out, g, x, [ta](T gv, T xv) { return xv > T(0) ? gv : gv * ta; });
-      case UnaryOp::ClampMask:
-        return binary_loop<T, T, T>(out, g, x,
-                                    [ta, tb](T gv, T xv) { return (xv >= ta && xv <= tb) ? gv : T(0); });
-      default: ATEBM_FAIL("masked_grad: unsupported mask op");
-    }
+    kernels::visit_mask_op(mask_op, [&](auto k) {
+      binary_loop<T, T, T>(out, g, x, kernels::MaskedGradFn<decltype(k)::value, T>{ta, tb});
+    });
   });
 }
 

@@ -1,13 +1,13 @@
 #include "ops/cpu/inplace_cpu.h"
 
-#include <cmath>
-
 #include "engine/cpu/strided_loop.h"
 #include "ops/cpu/elementwise_cpu.h"
+#include "ops/kernels/inplace_math.h"
 
 namespace atebm::cpu {
 namespace {
 
+// The per-element math is the functors of ops/kernels/inplace_math.h, shared with CUDA.
 // t[i] = f(t[i], a[i]) (a broadcast to t). Contiguous operands coalesce to one unit-stride run,
 // which takes the vectorised branch; a broadcast scalar operand takes the second.
 template <typename T, typename F>
@@ -75,17 +75,15 @@ void update0(const Tensor& t, F f) {
 void add_scaled_inplace(const Tensor& t, const Tensor& other, double alpha) {
   ATEBM_DISPATCH_FLOATING(t.dtype(), "add_", [&] {
     using T = scalar_t;
-    const T a = static_cast<T>(alpha);
-    if (alpha == 1.0) return update1<T>(t, other, [](T x, T o) { return x + o; });
-    update1<T>(t, other, [a](T x, T o) { return x + a * o; });
+    if (alpha == 1.0) return update1<T>(t, other, kernels::AddFn<T>{});
+    update1<T>(t, other, kernels::AddScaledFn<T>{static_cast<T>(alpha)});
   });
 }
 
 void mul_scalar_inplace(const Tensor& t, double s) {
   ATEBM_DISPATCH_FLOATING(t.dtype(), "mul_", [&] {
     using T = scalar_t;
-    const T k = static_cast<T>(s);
-    update0<T>(t, [k](T x) { return x * k; });
+    update0<T>(t, kernels::MulScalarFn<T>{static_cast<T>(s)});
   });
 }
 
@@ -93,12 +91,11 @@ void lerp_inplace(const Tensor& t, const Tensor& other, double w) {
   ATEBM_DISPATCH_FLOATING(t.dtype(), "lerp_", [&] {
     using T = scalar_t;
     const T wt = static_cast<T>(w);
-    const T one_minus = T(1) - wt;
     // Two branches chosen once, outside the loop: the one that is exact at its end point.
     if (w < 0.5) {
-      update1<T>(t, other, [wt](T x, T o) { return x + wt * (o - x); });
+      update1<T>(t, other, kernels::LerpLowFn<T>{wt});
     } else {
-      update1<T>(t, other, [one_minus](T x, T o) { return o - (o - x) * one_minus; });
+      update1<T>(t, other, kernels::LerpHighFn<T>{T(1) - wt});
     }
   });
 }
@@ -106,50 +103,28 @@ void lerp_inplace(const Tensor& t, const Tensor& other, double w) {
 void addcmul_inplace(const Tensor& t, const Tensor& a, const Tensor& b, double value) {
   ATEBM_DISPATCH_FLOATING(t.dtype(), "addcmul_", [&] {
     using T = scalar_t;
-    const T k = static_cast<T>(value);
-    update2<T>(t, a, b, [k](T x, T u, T v) { return x + k * u * v; });
+    update2<T>(t, a, b, kernels::AddcmulFn<T>{static_cast<T>(value)});
   });
 }
 
 void addcdiv_inplace(const Tensor& t, const Tensor& a, const Tensor& b, double value) {
   ATEBM_DISPATCH_FLOATING(t.dtype(), "addcdiv_", [&] {
     using T = scalar_t;
-    const T k = static_cast<T>(value);
-    update2<T>(t, a, b, [k](T x, T u, T v) { return x + k * u / v; });
+    update2<T>(t, a, b, kernels::AddcdivFn<T>{static_cast<T>(value)});
   });
 }
 
 template <typename T>
 void adam_update(T* p, const T* g, T* m, T* v, int64_t n, const AdamScalars& s) {
-  const T beta2 = static_cast<T>(s.beta2);
-  const T one_minus_beta2 = static_cast<T>(1.0 - s.beta2);
-  const T w1 = static_cast<T>(1.0 - s.beta1);  // lerp weight of m toward g
-  const T one_minus_w1 = T(1) - w1;
-  const bool w1_low = 1.0 - s.beta1 < 0.5;
-  const T eps = static_cast<T>(s.eps);
-  const T neg_step = static_cast<T>(-s.step_size);
-  const T bc2 = static_cast<T>(s.bias_correction2_sqrt);
-  const T wd = static_cast<T>(s.weight_decay);
-  const T scale = static_cast<T>(s.param_scale);
-  const bool has_wd = s.weight_decay != 0.0, has_scale = s.param_scale != 1.0;
+  const kernels::AdamConsts<T> c = kernels::adam_consts<T>(s);
   parallel_for(0, n, kElementwiseGrain / 4, [&](int64_t b, int64_t e) {
+    const kernels::AdamConsts<T> cc = c;  // a local copy: its fields are loop invariants
     T* __restrict pp = p;
     const T* __restrict gg = g;
     T* __restrict mm = m;
     T* __restrict vv = v;
 #pragma omp simd
-    for (int64_t i = b; i < e; ++i) {
-      T pi = pp[i];
-      if (has_scale) pi = pi * scale;
-      T gi = gg[i];
-      if (has_wd) gi = gi + wd * pi;
-      const T mi = w1_low ? mm[i] + w1 * (gi - mm[i]) : gi - (gi - mm[i]) * one_minus_w1;
-      const T vi = vv[i] * beta2 + one_minus_beta2 * gi * gi;
-      const T denom = std::sqrt(vi) / bc2 + eps;
-      mm[i] = mi;
-      vv[i] = vi;
-      pp[i] = pi + neg_step * mi / denom;
-    }
+    for (int64_t i = b; i < e; ++i) kernels::adam_element(cc, pp[i], gg[i], mm[i], vv[i]);
   });
 }
 

@@ -1,8 +1,8 @@
 #include "engine/cuda/cuda_check.h"  // first: see the note on fmt there
 //
-// CUDA twins of ops/cpu/elementwise_cpu.cpp. Every op is one functor (the per-element math,
-// written exactly as the CPU lambda: same comparisons, same NaN behaviour, float math in float)
-// run by one of two grid-stride kernels:
+// CUDA twins of ops/cpu/elementwise_cpu.cpp. Every op is one functor of
+// ops/kernels/elementwise_math.h (the per-element math the CPU loops run too) run by one of two
+// grid-stride kernels:
 //   map_vec_kernel      every operand contiguous, of out's shape, aligned to its vector width:
 //                       each thread loads and stores 16-byte packets (float4 / double2; fewer
 //                       bytes for a bool output), the last n % V elements one by one;
@@ -17,6 +17,7 @@
 #include "engine/cuda/launch.cuh"
 #include "engine/cuda/stream.h"
 #include "ops/cuda/elementwise_cuda.h"
+#include "ops/kernels/elementwise_math.h"
 
 namespace atebm::cuda {
 namespace {
@@ -24,126 +25,12 @@ namespace {
 using cpu::BinaryOp;
 using cpu::CompareOp;
 using cpu::UnaryOp;
-
-// ---- device math ------------------------------------------------------------------------------
-// Float overloads by name, so float math stays in float as std:: does on the CPU.
-__device__ __forceinline__ float dev_exp(float v) { return expf(v); }
-__device__ __forceinline__ double dev_exp(double v) { return exp(v); }
-__device__ __forceinline__ float dev_log(float v) { return logf(v); }
-__device__ __forceinline__ double dev_log(double v) { return log(v); }
-__device__ __forceinline__ float dev_log1p(float v) { return log1pf(v); }
-__device__ __forceinline__ double dev_log1p(double v) { return log1p(v); }
-__device__ __forceinline__ float dev_sqrt(float v) { return sqrtf(v); }
-__device__ __forceinline__ double dev_sqrt(double v) { return sqrt(v); }
-__device__ __forceinline__ float dev_abs(float v) { return fabsf(v); }
-__device__ __forceinline__ double dev_abs(double v) { return fabs(v); }
-__device__ __forceinline__ float dev_tanh(float v) { return tanhf(v); }
-__device__ __forceinline__ double dev_tanh(double v) { return tanh(v); }
-__device__ __forceinline__ float dev_pow(float v, float e) { return powf(v, e); }
-__device__ __forceinline__ double dev_pow(double v, double e) { return pow(v, e); }
-
-// std::max / std::min exactly: the first argument wins ties and a NaN first argument passes
-// through (fmax/fmin would drop the NaN).
-template <typename T>
-__device__ __forceinline__ T max_of(T x, T y) { return x < y ? y : x; }
-template <typename T>
-__device__ __forceinline__ T min_of(T x, T y) { return y < x ? y : x; }
-
-// Stable for any v: exp of a non-positive number only (as cpu's sigmoid_of).
-template <typename T>
-__device__ __forceinline__ T sigmoid_of(T v) {
-  if (v >= T(0)) return T(1) / (T(1) + dev_exp(-v));
-  const T e = dev_exp(v);
-  return e / (T(1) + e);
-}
-
-// log(1 + e^v) = max(v, 0) + log1p(e^-|v|)
-template <typename T>
-__device__ __forceinline__ T softplus_of(T v) { return max_of(v, T(0)) + dev_log1p(dev_exp(-dev_abs(v))); }
-
-// ---- per-element functors -----------------------------------------------------------------------
-// a, b: the op's scalars already rounded to T on the host (as the CPU rounds them once).
-template <UnaryOp OP, typename T>
-struct UnaryFn {
-  T a, b;
-  __device__ __forceinline__ T operator()(T v) const {
-    if constexpr (OP == UnaryOp::Neg) return -v;
-    else if constexpr (OP == UnaryOp::Exp) return dev_exp(v);
-    else if constexpr (OP == UnaryOp::Log) return dev_log(v);
-    else if constexpr (OP == UnaryOp::Log1p) return dev_log1p(v);
-    else if constexpr (OP == UnaryOp::Sqrt) return dev_sqrt(v);
-    else if constexpr (OP == UnaryOp::Rsqrt) return T(1) / dev_sqrt(v);  // not rsqrt(): round like the CPU
-    else if constexpr (OP == UnaryOp::Abs) return dev_abs(v);
-    else if constexpr (OP == UnaryOp::Sign) return T((v > T(0)) - (v < T(0)));  // NaN → 0
-    else if constexpr (OP == UnaryOp::Relu) return v > T(0) ? v : T(0);
-    else if constexpr (OP == UnaryOp::LeakyRelu) return v > T(0) ? v : v * a;
-    else if constexpr (OP == UnaryOp::Sigmoid) return sigmoid_of(v);
-    else if constexpr (OP == UnaryOp::Softplus) return softplus_of(v);
-    else if constexpr (OP == UnaryOp::Tanh) return dev_tanh(v);
-    else if constexpr (OP == UnaryOp::Silu) return v * sigmoid_of(v);
-    else if constexpr (OP == UnaryOp::Clamp) return min_of(max_of(v, a), b);
-    else if constexpr (OP == UnaryOp::PowScalar) return dev_pow(v, a);
-    else if constexpr (OP == UnaryOp::AddScalar) return v + a;
-    else if constexpr (OP == UnaryOp::MulScalar) return v * a;
-    else if constexpr (OP == UnaryOp::RsubScalar) return a - v;
-    else if constexpr (OP == UnaryOp::Reciprocal) return T(1) / v;
-    else if constexpr (OP == UnaryOp::Square) return v * v;
-    else if constexpr (OP == UnaryOp::ReluMask) return v > T(0) ? T(1) : T(0);
-    else if constexpr (OP == UnaryOp::LeakyMask) return v > T(0) ? T(1) : a;
-    else return (v >= a && v <= b) ? T(1) : T(0);  // ClampMask
-  }
-};
-
-template <BinaryOp OP, typename T>
-struct BinaryFn {
-  __device__ __forceinline__ T operator()(T x, T y) const {
-    if constexpr (OP == BinaryOp::Add) return x + y;
-    else if constexpr (OP == BinaryOp::Sub) return x - y;
-    else if constexpr (OP == BinaryOp::Mul) return x * y;
-    else if constexpr (OP == BinaryOp::Div) return x / y;
-    else if constexpr (OP == BinaryOp::Maximum) return x > y ? x : y;  // the CPU's NaN rule: y unless x > y
-    else return x < y ? x : y;                                         // Minimum
-  }
-};
-
-template <CompareOp OP, typename T>
-__device__ __forceinline__ bool compare_of(T x, T y) {
-  if constexpr (OP == CompareOp::Eq) return x == y;
-  else if constexpr (OP == CompareOp::Ne) return x != y;
-  else if constexpr (OP == CompareOp::Lt) return x < y;
-  else if constexpr (OP == CompareOp::Le) return x <= y;
-  else if constexpr (OP == CompareOp::Gt) return x > y;
-  else return x >= y;  // Ge
-}
-
-template <CompareOp OP, typename T>
-struct CompareFn {
-  __device__ __forceinline__ bool operator()(T x, T y) const { return compare_of<OP>(x, y); }
-};
-
-// x op s with s rounded to T on the host (the CPU compares against a 0-dim tensor holding T(s)).
-template <CompareOp OP, typename T>
-struct CompareScalarFn {
-  T s;
-  __device__ __forceinline__ bool operator()(T x) const { return compare_of<OP>(x, s); }
-};
-
-// M: bool or T; any non-zero mask value (NaN included) selects a, as on the CPU.
-template <typename T, typename M>
-struct WhereFn {
-  __device__ __forceinline__ T operator()(M m, T x, T y) const { return m != M(0) ? x : y; }
-};
-
-// g · mask(x) for the three piecewise-linear activations.
-template <UnaryOp OP, typename T>
-struct MaskedGradFn {
-  T a, b;
-  __device__ __forceinline__ T operator()(T gv, T xv) const {
-    if constexpr (OP == UnaryOp::ReluMask) return xv > T(0) ? gv : T(0);
-    else if constexpr (OP == UnaryOp::LeakyMask) return xv > T(0) ? gv : gv * a;
-    else return (xv >= a && xv <= b) ? gv : T(0);  // ClampMask
-  }
-};
+using kernels::BinaryFn;
+using kernels::CompareFn;
+using kernels::CompareScalarFn;
+using kernels::MaskedGradFn;
+using kernels::UnaryFn;
+using kernels::WhereFn;
 
 // ---- kernels ----------------------------------------------------------------------------------
 // V values of T moved by one 16-byte (or narrower, for bool) load/store.
@@ -240,82 +127,26 @@ void map(const char* op, const F& f, const Tensor& out, const Ts&... ins) {
   ATEBM_CUDA_CHECK_LAUNCH();
 }
 
-template <UnaryOp OP, typename T>
-void run_unary(const Tensor& out, const Tensor& x, T a, T b) {
-  map<T, T>("unary", UnaryFn<OP, T>{a, b}, out, x);
-}
-
 template <typename T>
 void unary_typed(UnaryOp op, const Tensor& out, const Tensor& x, T a, T b) {
-  switch (op) {
-    case UnaryOp::Neg: return run_unary<UnaryOp::Neg>(out, x, a, b);
-    case UnaryOp::Exp: return run_unary<UnaryOp::Exp>(out, x, a, b);
-    case UnaryOp::Log: return run_unary<UnaryOp::Log>(out, x, a, b);
-    case UnaryOp::Log1p: return run_unary<UnaryOp::Log1p>(out, x, a, b);
-    case UnaryOp::Sqrt: return run_unary<UnaryOp::Sqrt>(out, x, a, b);
-    case UnaryOp::Rsqrt: return run_unary<UnaryOp::Rsqrt>(out, x, a, b);
-    case UnaryOp::Abs: return run_unary<UnaryOp::Abs>(out, x, a, b);
-    case UnaryOp::Sign: return run_unary<UnaryOp::Sign>(out, x, a, b);
-    case UnaryOp::Relu: return run_unary<UnaryOp::Relu>(out, x, a, b);
-    case UnaryOp::LeakyRelu: return run_unary<UnaryOp::LeakyRelu>(out, x, a, b);
-    case UnaryOp::Sigmoid: return run_unary<UnaryOp::Sigmoid>(out, x, a, b);
-    case UnaryOp::Softplus: return run_unary<UnaryOp::Softplus>(out, x, a, b);
-    case UnaryOp::Tanh: return run_unary<UnaryOp::Tanh>(out, x, a, b);
-    case UnaryOp::Silu: return run_unary<UnaryOp::Silu>(out, x, a, b);
-    case UnaryOp::Clamp: return run_unary<UnaryOp::Clamp>(out, x, a, b);
-    case UnaryOp::PowScalar:
-      // The CPU squares exactly when the exponent rounds to 2 in T (pow(v, 2) may differ by an ulp).
-      if (a == T(2)) return run_unary<UnaryOp::Square>(out, x, a, b);
-      return run_unary<UnaryOp::PowScalar>(out, x, a, b);
-    case UnaryOp::AddScalar: return run_unary<UnaryOp::AddScalar>(out, x, a, b);
-    case UnaryOp::MulScalar: return run_unary<UnaryOp::MulScalar>(out, x, a, b);
-    case UnaryOp::RsubScalar: return run_unary<UnaryOp::RsubScalar>(out, x, a, b);
-    case UnaryOp::Reciprocal: return run_unary<UnaryOp::Reciprocal>(out, x, a, b);
-    case UnaryOp::Square: return run_unary<UnaryOp::Square>(out, x, a, b);
-    case UnaryOp::ReluMask: return run_unary<UnaryOp::ReluMask>(out, x, a, b);
-    case UnaryOp::LeakyMask: return run_unary<UnaryOp::LeakyMask>(out, x, a, b);
-    case UnaryOp::ClampMask: return run_unary<UnaryOp::ClampMask>(out, x, a, b);
-  }
-  ATEBM_FAIL("unary (cuda): unknown op {}", static_cast<int>(op));
+  kernels::visit_op(kernels::unary_op_for(op, a), [&](auto k) {
+    map<T, T>("unary", UnaryFn<decltype(k)::value, T>{a, b}, out, x);
+  });
 }
 
 template <typename T>
 void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
-  switch (op) {
-    case BinaryOp::Add: return map<T, T, T>("binary", BinaryFn<BinaryOp::Add, T>{}, out, a, b);
-    case BinaryOp::Sub: return map<T, T, T>("binary", BinaryFn<BinaryOp::Sub, T>{}, out, a, b);
-    case BinaryOp::Mul: return map<T, T, T>("binary", BinaryFn<BinaryOp::Mul, T>{}, out, a, b);
-    case BinaryOp::Div: return map<T, T, T>("binary", BinaryFn<BinaryOp::Div, T>{}, out, a, b);
-    case BinaryOp::Maximum: return map<T, T, T>("binary", BinaryFn<BinaryOp::Maximum, T>{}, out, a, b);
-    case BinaryOp::Minimum: return map<T, T, T>("binary", BinaryFn<BinaryOp::Minimum, T>{}, out, a, b);
-  }
-  ATEBM_FAIL("binary (cuda): unknown op {}", static_cast<int>(op));
+  kernels::visit_op(op, [&](auto k) { map<T, T, T>("binary", BinaryFn<decltype(k)::value, T>{}, out, a, b); });
 }
 
 template <typename T>
 void compare_typed(CompareOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
-  switch (op) {
-    case CompareOp::Eq: return map<bool, T, T>("compare", CompareFn<CompareOp::Eq, T>{}, out, a, b);
-    case CompareOp::Ne: return map<bool, T, T>("compare", CompareFn<CompareOp::Ne, T>{}, out, a, b);
-    case CompareOp::Lt: return map<bool, T, T>("compare", CompareFn<CompareOp::Lt, T>{}, out, a, b);
-    case CompareOp::Le: return map<bool, T, T>("compare", CompareFn<CompareOp::Le, T>{}, out, a, b);
-    case CompareOp::Gt: return map<bool, T, T>("compare", CompareFn<CompareOp::Gt, T>{}, out, a, b);
-    case CompareOp::Ge: return map<bool, T, T>("compare", CompareFn<CompareOp::Ge, T>{}, out, a, b);
-  }
-  ATEBM_FAIL("compare (cuda): unknown op {}", static_cast<int>(op));
+  kernels::visit_op(op, [&](auto k) { map<bool, T, T>("compare", CompareFn<decltype(k)::value, T>{}, out, a, b); });
 }
 
 template <typename T>
 void compare_scalar_typed(CompareOp op, const Tensor& out, const Tensor& x, T s) {
-  switch (op) {
-    case CompareOp::Eq: return map<bool, T>("compare", CompareScalarFn<CompareOp::Eq, T>{s}, out, x);
-    case CompareOp::Ne: return map<bool, T>("compare", CompareScalarFn<CompareOp::Ne, T>{s}, out, x);
-    case CompareOp::Lt: return map<bool, T>("compare", CompareScalarFn<CompareOp::Lt, T>{s}, out, x);
-    case CompareOp::Le: return map<bool, T>("compare", CompareScalarFn<CompareOp::Le, T>{s}, out, x);
-    case CompareOp::Gt: return map<bool, T>("compare", CompareScalarFn<CompareOp::Gt, T>{s}, out, x);
-    case CompareOp::Ge: return map<bool, T>("compare", CompareScalarFn<CompareOp::Ge, T>{s}, out, x);
-  }
-  ATEBM_FAIL("compare (cuda): unknown op {}", static_cast<int>(op));
+  kernels::visit_op(op, [&](auto k) { map<bool, T>("compare", CompareScalarFn<decltype(k)::value, T>{s}, out, x); });
 }
 
 }  // namespace
@@ -355,15 +186,9 @@ void masked_grad(UnaryOp mask_op, const Tensor& out, const Tensor& g, const Tens
   ATEBM_DISPATCH_FLOATING(out.dtype(), "masked_grad", [&] {
     using T = scalar_t;
     const T ta = static_cast<T>(a), tb = static_cast<T>(b);
-    switch (mask_op) {
-      case UnaryOp::ReluMask:
-        return map<T, T, T>("masked_grad", MaskedGradFn<UnaryOp::ReluMask, T>{ta, tb}, out, g, x);
-      case UnaryOp::LeakyMask:
-        return map<T, T, T>("masked_grad", MaskedGradFn<UnaryOp::LeakyMask, T>{ta, tb}, out, g, x);
-      case UnaryOp::ClampMask:
-        return map<T, T, T>("masked_grad", MaskedGradFn<UnaryOp::ClampMask, T>{ta, tb}, out, g, x);
-      default: ATEBM_FAIL("masked_grad: unsupported mask op");
-    }
+    kernels::visit_mask_op(mask_op, [&](auto k) {
+      map<T, T, T>("masked_grad", MaskedGradFn<decltype(k)::value, T>{ta, tb}, out, g, x);
+    });
   });
 }
 

@@ -1,7 +1,8 @@
 #include "engine/cuda/cuda_check.h"  // first: see the note on fmt there
 //
-// CUDA twins of ops/cpu/inplace_cpu.cpp. Each update is a functor f(t, operands...) (the CPU
-// lambda's expression, in the same order) run by one of two grid-stride kernels:
+// CUDA twins of ops/cpu/inplace_cpu.cpp. Each update is a functor f(t, operands...) of
+// ops/kernels/inplace_math.h (the per-element math the CPU loops run too) run by one of two
+// grid-stride kernels:
 //   update_vec_kernel      t and every operand contiguous, of t's shape and 16-byte aligned:
 //                          packets of 16 bytes (float4 / double2), the tail one by one;
 //   update_strided_kernel  anything else: a strided t and broadcast (stride 0) operands.
@@ -15,48 +16,19 @@
 #include "engine/cuda/stream.h"
 #include "ops/cpu/elementwise_cpu.h"
 #include "ops/cuda/inplace_cuda.h"
+#include "ops/kernels/inplace_math.h"
 
 namespace atebm::cuda {
 namespace {
 
-__device__ __forceinline__ float dev_sqrt(float v) { return sqrtf(v); }
-__device__ __forceinline__ double dev_sqrt(double v) { return sqrt(v); }
-
-// ---- per-element updates (scalars rounded to T on the host, as the CPU does once) ---------------
-template <typename T>
-struct AddFn {
-  __device__ __forceinline__ T operator()(T x, T o) const { return x + o; }
-};
-template <typename T>
-struct AddScaledFn {
-  T a;
-  __device__ __forceinline__ T operator()(T x, T o) const { return x + a * o; }
-};
-template <typename T>
-struct MulScalarFn {
-  T k;
-  __device__ __forceinline__ T operator()(T x) const { return x * k; }
-};
-template <typename T>
-struct LerpLowFn {  // w < 0.5: exact at w = 0
-  T w;
-  __device__ __forceinline__ T operator()(T x, T o) const { return x + w * (o - x); }
-};
-template <typename T>
-struct LerpHighFn {  // w ≥ 0.5: exact at w = 1
-  T one_minus;
-  __device__ __forceinline__ T operator()(T x, T o) const { return o - (o - x) * one_minus; }
-};
-template <typename T>
-struct AddcmulFn {
-  T k;
-  __device__ __forceinline__ T operator()(T x, T u, T v) const { return x + k * u * v; }
-};
-template <typename T>
-struct AddcdivFn {
-  T k;
-  __device__ __forceinline__ T operator()(T x, T u, T v) const { return x + k * u / v; }
-};
+using kernels::AdamConsts;
+using kernels::AddcdivFn;
+using kernels::AddcmulFn;
+using kernels::AddFn;
+using kernels::AddScaledFn;
+using kernels::LerpHighFn;
+using kernels::LerpLowFn;
+using kernels::MulScalarFn;
 
 // ---- kernels ----------------------------------------------------------------------------------
 template <typename T, int V>
@@ -144,46 +116,6 @@ void update(const char* op, const F& f, const Tensor& t, const Ts&... ops) {
 }
 
 // ---- Adam ---------------------------------------------------------------------------------------
-// The step's scalars in T, converted on the host exactly as cpu::adam_update converts them.
-template <typename T>
-struct AdamConsts {
-  T beta2, one_minus_beta2, w1, one_minus_w1, eps, neg_step, bc2, wd, scale;
-  bool w1_low, has_wd, has_scale;
-};
-
-template <typename T>
-AdamConsts<T> adam_consts(const cpu::AdamScalars& s) {
-  AdamConsts<T> c;
-  c.beta2 = static_cast<T>(s.beta2);
-  c.one_minus_beta2 = static_cast<T>(1.0 - s.beta2);
-  c.w1 = static_cast<T>(1.0 - s.beta1);  // lerp weight of m toward g
-  c.one_minus_w1 = T(1) - c.w1;
-  c.w1_low = 1.0 - s.beta1 < 0.5;
-  c.eps = static_cast<T>(s.eps);
-  c.neg_step = static_cast<T>(-s.step_size);
-  c.bc2 = static_cast<T>(s.bias_correction2_sqrt);
-  c.wd = static_cast<T>(s.weight_decay);
-  c.scale = static_cast<T>(s.param_scale);
-  c.has_wd = s.weight_decay != 0.0;
-  c.has_scale = s.param_scale != 1.0;
-  return c;
-}
-
-// One element of the step, the CPU loop body verbatim.
-template <typename T>
-__device__ __forceinline__ void adam_element(const AdamConsts<T>& c, T& p, T g, T& m, T& v) {
-  T pi = p;
-  if (c.has_scale) pi = pi * c.scale;
-  T gi = g;
-  if (c.has_wd) gi = gi + c.wd * pi;
-  const T mi = c.w1_low ? m + c.w1 * (gi - m) : gi - (gi - m) * c.one_minus_w1;
-  const T vi = v * c.beta2 + c.one_minus_beta2 * gi * gi;
-  const T denom = dev_sqrt(vi) / c.bc2 + c.eps;
-  m = mi;
-  v = vi;
-  p = pi + c.neg_step * mi / denom;
-}
-
 // V = 16 / sizeof(T) when all four pointers are 16-byte aligned, else V = 1 (plain loads).
 template <int V, typename T>
 __global__ void adam_kernel(AdamConsts<T> c, int64_t n, T* p, const T* g, T* m, T* v) {
@@ -195,12 +127,12 @@ __global__ void adam_kernel(AdamConsts<T> c, int64_t n, T* p, const T* g, T* m, 
     P pp = reinterpret_cast<const P*>(p)[i], mm = reinterpret_cast<const P*>(m)[i], vv = reinterpret_cast<const P*>(v)[i];
     const P gg = reinterpret_cast<const P*>(g)[i];
 #pragma unroll
-    for (int k = 0; k < V; ++k) adam_element(c, pp.v[k], gg.v[k], mm.v[k], vv.v[k]);
+    for (int k = 0; k < V; ++k) kernels::adam_element(c, pp.v[k], gg.v[k], mm.v[k], vv.v[k]);
     reinterpret_cast<P*>(p)[i] = pp;
     reinterpret_cast<P*>(m)[i] = mm;
     reinterpret_cast<P*>(v)[i] = vv;
   }
-  for (int64_t i = nvec * V + first; i < n; i += step) adam_element(c, p[i], g[i], m[i], v[i]);
+  for (int64_t i = nvec * V + first; i < n; i += step) kernels::adam_element(c, p[i], g[i], m[i], v[i]);
 }
 
 // The CUDA device that holds `p` (raw-pointer kernels have no tensor to ask).
@@ -260,7 +192,7 @@ template <typename T>
 void adam_update(T* p, const T* g, T* m, T* v, int64_t n, const cpu::AdamScalars& s) {
   if (n == 0) return;
   DeviceGuard guard(Device::cuda(device_of(p, "adam_update_")));
-  const AdamConsts<T> c = adam_consts<T>(s);
+  const AdamConsts<T> c = kernels::adam_consts<T>(s);
   constexpr int V = static_cast<int>(16 / sizeof(T));
   constexpr size_t kBytes = sizeof(T) * V;
   if (aligned(p, kBytes) && aligned(g, kBytes) && aligned(m, kBytes) && aligned(v, kBytes)) {
