@@ -4,6 +4,7 @@
 
 #include "engine/factories.h"
 #include "engine/parallel.h"
+#include "ops/kernels/reduce_layout.h"
 
 namespace atebm::cpu {
 namespace {
@@ -71,46 +72,10 @@ void sum_middle(T* out, const T* x, int64_t outer, int64_t r, int64_t inner) {
 }  // namespace
 
 void reduce_sum(const Tensor& out, const Tensor& x, const std::vector<bool>& reduce) {
-  // Bring the reduced dims to one contiguous block: [kept-before, reduced, kept-after] must be
-  // the only pattern; otherwise permute kept dims first and reduced dims last.
-  const int64_t nd = x.dim();
-  std::vector<int64_t> kept, red;
-  for (int64_t d = 0; d < nd; ++d) (reduce[d] ? red : kept).push_back(d);
-  // Is x (contiguous) already [K1, R, K2] with a single run of reduced dims (ignoring size 1)?
-  int runs = 0;
-  bool prev = false;
-  for (int64_t d = 0; d < nd; ++d) {
-    if (x.shape()[d] == 1) continue;
-    if (reduce[d] && !prev) ++runs;
-    prev = reduce[d];
-  }
-  Tensor xc;
-  int64_t outer = 1, r = 1, inner = 1;
-  if (runs <= 1) {
-    xc = x.is_contiguous() ? x : copy_to(x, x.device(), x.dtype());
-    bool seen_r = false;
-    for (int64_t d = 0; d < nd; ++d) {
-      const int64_t s = x.shape()[d];
-      if (s == 1) continue;
-      if (reduce[d]) {
-        r *= s;
-        seen_r = true;
-      } else {
-        (seen_r ? inner : outer) *= s;
-      }
-    }
-  } else {
-    std::vector<int64_t> perm = kept;
-    perm.insert(perm.end(), red.begin(), red.end());
-    Shape ps, pst;
-    for (int64_t d : perm) {
-      ps.push_back(x.shape()[d]);
-      pst.push_back(x.strides()[d]);
-    }
-    xc = copy_to(make_view(x, ps, pst, x.offset()), x.device(), x.dtype());
-    for (int64_t d : kept) outer *= x.shape()[d];
-    for (int64_t d : red) r *= x.shape()[d];
-  }
+  // x as a contiguous [outer, r, inner] (ops/kernels/reduce_layout.h, shared with CUDA).
+  const kernels::SumLayout l = kernels::sum_layout(x, reduce);
+  const Tensor& xc = l.xc;
+  const int64_t outer = l.outer, r = l.r, inner = l.inner;
   ATEBM_DISPATCH_FLOATING(x.dtype(), "sum", [&] {
     const scalar_t* px = xc.data<scalar_t>();
     scalar_t* po = out.data<scalar_t>();

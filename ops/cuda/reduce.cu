@@ -18,6 +18,7 @@
 #include "engine/cuda/launch.cuh"
 #include "engine/factories.h"
 #include "ops/cuda/reduce_cuda.h"
+#include "ops/kernels/reduce_layout.h"
 
 namespace atebm::cuda {
 namespace {
@@ -176,52 +177,8 @@ unsigned grid_for_blocks(int64_t rows) { return static_cast<unsigned>(std::min<i
 
 Tensor contiguous_raw(const Tensor& x) { return x.is_contiguous() ? x : copy_to(x, x.device(), x.dtype()); }
 
-// x as a contiguous [outer, r, inner], built exactly as cpu::reduce_sum builds it.
-struct SumLayout {
-  Tensor xc;
-  int64_t outer = 1, r = 1, inner = 1;
-};
-
-SumLayout sum_layout(const Tensor& x, const std::vector<bool>& reduce) {
-  const int64_t nd = x.dim();
-  std::vector<int64_t> kept, red;
-  for (int64_t d = 0; d < nd; ++d) (reduce[d] ? red : kept).push_back(d);
-  int runs = 0;  // runs of reduced dims, ignoring size-1 dims
-  bool prev = false;
-  for (int64_t d = 0; d < nd; ++d) {
-    if (x.shape()[d] == 1) continue;
-    if (reduce[d] && !prev) ++runs;
-    prev = reduce[d];
-  }
-  SumLayout l;
-  if (runs <= 1) {
-    l.xc = contiguous_raw(x);
-    bool seen_r = false;
-    for (int64_t d = 0; d < nd; ++d) {
-      const int64_t s = x.shape()[d];
-      if (s == 1) continue;
-      if (reduce[d]) {
-        l.r *= s;
-        seen_r = true;
-      } else {
-        (seen_r ? l.inner : l.outer) *= s;
-      }
-    }
-    return l;
-  }
-  // Kept dims first, reduced dims last: [outer, r, 1].
-  std::vector<int64_t> perm = kept;
-  perm.insert(perm.end(), red.begin(), red.end());
-  Shape ps, pst;
-  for (int64_t d : perm) {
-    ps.push_back(x.shape()[d]);
-    pst.push_back(x.strides()[d]);
-  }
-  l.xc = copy_to(make_view(x, ps, pst, x.offset()), x.device(), x.dtype());
-  for (int64_t d : kept) l.outer *= x.shape()[d];
-  for (int64_t d : red) l.r *= x.shape()[d];
-  return l;
-}
+using kernels::sum_layout;
+using kernels::SumLayout;
 
 template <typename T>
 void sum_all(T* out, const T* x, int64_t n, const Device& dev) {
