@@ -18,7 +18,10 @@
 // convolutions, pooling and batch norm accumulate tens of products in an order that cuBLAS and
 // cuDNN choose (and cuDNN may use Winograd or FFT algorithms): 1e-4 both.
 //
-// Without the CUDA backend or without a visible GPU every case skips.
+// Without the CUDA backend or without a visible GPU every case skips. The harness itself (copying
+// strided inputs, weights, the three passes, the comparison) also runs in every build with the
+// CPU as the "other" device (ParityHarnessOnCpu), so a broken harness shows up before a GPU
+// session, which is short and rare.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -82,26 +85,27 @@ Tolerance tolerance_of(const std::string& op) {
   return it == tolerances().end() ? kElementwise : it->second;
 }
 
-// The same values in the same layout on the GPU: the CPU tensor's whole storage is copied and
+// The same values in the same layout on `device`: the CPU tensor's whole storage is copied and
 // viewed with the same shape, strides and offset, so a transposed leaf stays transposed and
 // the GPU kernels see the strided case the op table meant to test. The requires_grad flag is
 // carried over (the copy is a new leaf).
-Tensor same_on_cuda(const Tensor& t) {
+Tensor same_on(const Tensor& t, const Device& device) {
   const auto storage_elems = static_cast<int64_t>(t.storage()->nbytes() / t.itemsize());
   const Tensor whole = make_view(detach(t), {storage_elems}, {1}, 0);
-  const Tensor on_gpu = copy_to(whole, Device::cuda(), t.dtype());
-  Tensor v = make_view(on_gpu, t.shape(), t.strides(), t.offset());
+  const Tensor copy = copy_to(whole, device, t.dtype());
+  Tensor v = make_view(copy, t.shape(), t.strides(), t.offset());
   if (t.requires_grad()) v.set_requires_grad(true);
   return v;
 }
 
 // Compares one GPU tensor with its CPU twin (defined-ness, shape, dtype, device, values).
-void expect_matches(const Tensor& gpu, const Tensor& cpu, Tolerance tol, const std::string& what) {
+void expect_matches(const Tensor& gpu, const Tensor& cpu, Tolerance tol, const std::string& what,
+                    const Device& device) {
   ASSERT_EQ(gpu.defined(), cpu.defined()) << what << ": defined on one device only";
   if (!cpu.defined()) return;
   ASSERT_EQ(gpu.shape(), cpu.shape()) << what;
   ASSERT_EQ(gpu.dtype(), cpu.dtype()) << what;
-  EXPECT_TRUE(gpu.device().is_cuda()) << what << ": result left the GPU";
+  EXPECT_EQ(gpu.device(), device) << what << ": result left " << device.str();
   if (!is_floating(cpu.dtype())) {
     EXPECT_EQ(gpu.to_vector<int64_t>(), cpu.to_vector<int64_t>()) << what;
     return;
@@ -123,9 +127,11 @@ void expect_matches(const Tensor& gpu, const Tensor& cpu, Tolerance tol, const s
   EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << a.size() << " elements differ";
 }
 
-void expect_all_match(const Tensors& gpu, const Tensors& cpu, Tolerance tol, const std::string& what) {
+void expect_all_match(const Tensors& gpu, const Tensors& cpu, Tolerance tol, const std::string& what,
+                      const Device& device) {
   ASSERT_EQ(gpu.size(), cpu.size()) << what;
-  for (size_t i = 0; i < cpu.size(); ++i) expect_matches(gpu[i], cpu[i], tol, what + " #" + std::to_string(i));
+  for (size_t i = 0; i < cpu.size(); ++i)
+    expect_matches(gpu[i], cpu[i], tol, what + " #" + std::to_string(i), device);
 }
 
 // Fixed random weights, one per tensor (float32, CPU, drawn from `gen`), and their GPU copies.
@@ -134,9 +140,9 @@ Tensors weights_like(const Tensors& ts, Generator& gen) {
   for (const Tensor& t : ts) w.push_back(randn(t.shape(), {.dtype = t.dtype()}, &gen));
   return w;
 }
-Tensors to_cuda(const Tensors& ts) {
+Tensors to_device(const Tensors& ts, const Device& device) {
   Tensors out;
-  for (const Tensor& t : ts) out.push_back(copy_to(t, Device::cuda(), t.dtype()));
+  for (const Tensor& t : ts) out.push_back(copy_to(t, device, t.dtype()));
   return out;
 }
 
@@ -171,25 +177,16 @@ Pass run_case(const OpCase& c, const Tensors& inputs, const Tensors& w_out, cons
   return p;
 }
 
-class CudaParity : public ::testing::TestWithParam<size_t> {
- protected:
-  void SetUp() override {
-    ATEBM_SKIP_WITHOUT_GPU();
-    set_allow_tf32(false);
-  }
-  void TearDown() override { set_allow_tf32(true); }  // the library default
-};
-
-TEST_P(CudaParity, ForwardBackwardDoubleBackward) {
-  const size_t index = GetParam();
+// One op-table case on `device` against the CPU.
+void check_case(size_t index, const Device& device) {
   const OpCase& c = op_table().at(index);
-  SCOPED_TRACE(op_case_id(index, c) + ": " + c.op + " " + c.shapes);
+  SCOPED_TRACE(op_case_id(index, c) + ": " + c.op + " " + c.shapes + " on " + device.str());
   const Tolerance tol = tolerance_of(c.op);
 
   Generator gen(c.seed);
   const Tensors cpu_in = c.make_inputs(gen, {.dtype = DType::Float32});
-  Tensors gpu_in;
-  for (const Tensor& t : cpu_in) gpu_in.push_back(same_on_cuda(t));
+  Tensors dev_in;
+  for (const Tensor& t : cpu_in) dev_in.push_back(same_on(t, device));
 
   // Weights: one per output that requires grad, one per input that requires grad (the shapes of
   // the first-order gradients), from a generator of their own so the inputs stay the table's.
@@ -199,18 +196,35 @@ TEST_P(CudaParity, ForwardBackwardDoubleBackward) {
   const Tensors w_first = weights_like(with_grad(cpu_in), wgen);
 
   const Pass cpu = run_case(c, cpu_in, w_out, w_first);
-  const Pass gpu = run_case(c, gpu_in, to_cuda(w_out), to_cuda(w_first));
+  const Pass dev = run_case(c, dev_in, to_device(w_out, device), to_device(w_first, device));
 
-  expect_all_match(gpu.outputs, cpu.outputs, tol, "forward output");
-  ASSERT_EQ(gpu.first.size(), cpu.first.size());
-  expect_all_match(gpu.first, cpu.first, tol, "first-order gradient");
+  expect_all_match(dev.outputs, cpu.outputs, tol, "forward output", device);
+  ASSERT_EQ(dev.first.size(), cpu.first.size());
+  expect_all_match(dev.first, cpu.first, tol, "first-order gradient", device);
   for (size_t i = 0; i < cpu.first.size(); ++i) {
-    if (!cpu.first[i].defined() || !gpu.first[i].defined()) continue;
-    EXPECT_EQ(gpu.first[i].requires_grad(), cpu.first[i].requires_grad())
+    if (!cpu.first[i].defined() || !dev.first[i].defined()) continue;
+    EXPECT_EQ(dev.first[i].requires_grad(), cpu.first[i].requires_grad())
         << "first-order gradient #" << i << ": carries a graph on one device only";
   }
-  expect_all_match(gpu.second, cpu.second, tol, "second-order gradient");
+  expect_all_match(dev.second, cpu.second, tol, "second-order gradient", device);
 }
+
+class CudaParity : public ::testing::TestWithParam<size_t> {
+ protected:
+  void SetUp() override {
+    ATEBM_SKIP_WITHOUT_GPU();
+    set_allow_tf32(false);
+  }
+  void TearDown() override { set_allow_tf32(true); }  // the library default
+};
+
+TEST_P(CudaParity, ForwardBackwardDoubleBackward) { check_case(GetParam(), Device::cuda()); }
+
+// The harness against a CPU copy of the inputs: every pass must run and agree (exactly, in
+// practice: the same kernels on the same values and layouts).
+class ParityHarnessOnCpu : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(ParityHarnessOnCpu, ForwardBackwardDoubleBackward) { check_case(GetParam(), Device::cpu()); }
 
 std::vector<size_t> all_case_indices() {
   std::vector<size_t> idx(op_table().size());
@@ -218,10 +232,12 @@ std::vector<size_t> all_case_indices() {
   return idx;
 }
 
-INSTANTIATE_TEST_SUITE_P(Cuda, CudaParity, ::testing::ValuesIn(all_case_indices()),
-                         [](const ::testing::TestParamInfo<size_t>& info) {
-                           return op_case_id(info.param, op_table().at(info.param));
-                         });
+std::string case_name(const ::testing::TestParamInfo<size_t>& info) {
+  return op_case_id(info.param, op_table().at(info.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(Cuda, CudaParity, ::testing::ValuesIn(all_case_indices()), case_name);
+INSTANTIATE_TEST_SUITE_P(Cpu, ParityHarnessOnCpu, ::testing::ValuesIn(all_case_indices()), case_name);
 
 // The tolerance table names real ops: a renamed op must not silently fall back to the default.
 TEST(CudaParityTable, ToleranceEntriesNameOpsOfTheTable) {
