@@ -1,24 +1,21 @@
 #include "ops/cpu/pgd_cpu.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "engine/cpu/strided_loop.h"
 #include "engine/parallel.h"
+#include "ops/kernels/pgd_math.h"
 
 namespace atebm::cpu {
 namespace {
 
-// Added to the gradient norm so a zero gradient gives a zero step (the reference code's 1e-10).
-constexpr double kNormFloor = 1e-10;
-
-double sign_of(double v) { return static_cast<double>((v > 0.0) - (v < 0.0)); }
-
-// The masked gradient m⊙g of element j (m = 1 without a mask).
-template <typename T>
-double masked(const T* g, const T* m, int64_t j) {
-  return m ? static_cast<double>(m[j]) * static_cast<double>(g[j]) : static_cast<double>(g[j]);
-}
+// The formulas are those of ops/kernels/pgd_math.h (shared with CUDA); the loops and the serial
+// per-sample sums in double are this file's.
+using kernels::pgd::fixed;
+using kernels::pgd::l2_delta;
+using kernels::pgd::l2_element;
+using kernels::pgd::linf_element;
+using kernels::pgd::masked;
 
 template <typename T>
 void pgd_sample_l2(T* x, const T* g, const T* x0, const T* m, int64_t d, const PgdStep& s) {
@@ -27,41 +24,32 @@ void pgd_sample_l2(T* x, const T* g, const T* x0, const T* m, int64_t d, const P
     const double v = masked(g, m, j);
     gg += v * v;
   }
-  const double scale = s.step_size / (std::sqrt(gg) + kNormFloor);
-  auto stepped = [&](int64_t j) { return static_cast<double>(x[j]) + scale * masked(g, m, j); };
+  const double scale = kernels::pgd::step_scale(gg, s.step_size);
 
-  // Projection factor min(1, ε / ||δ||) over the pixels that may move (δ = 0 elsewhere in use).
+  // Projection factor over the pixels that may move (δ = 0 elsewhere in use).
   double factor = 1.0;
-  if (std::isfinite(s.eps)) {
+  if (kernels::pgd::projects(s)) {
     double dd = 0.0;
     for (int64_t j = 0; j < d; ++j) {
-      if (m && m[j] == T(0)) continue;
-      const double delta = stepped(j) - static_cast<double>(x0[j]);
+      if (fixed(m, j)) continue;
+      const double delta = l2_delta(x[j], x0[j], masked(g, m, j), scale);
       dd += delta * delta;
     }
-    const double dn = std::sqrt(dd);
-    if (dn > s.eps) factor = s.eps / dn;
+    factor = kernels::pgd::projection_factor(dd, s.eps);
   }
 
   for (int64_t j = 0; j < d; ++j) {
-    if (m && m[j] == T(0)) continue;
-    double v = stepped(j);
-    if (factor != 1.0) v = static_cast<double>(x0[j]) + (v - static_cast<double>(x0[j])) * factor;
-    x[j] = static_cast<T>(std::clamp(v, s.lo, s.hi));
+    if (fixed(m, j)) continue;
+    x[j] = l2_element(x[j], x0[j], masked(g, m, j), scale, factor, s);
   }
 }
 
 template <typename T>
 void pgd_sample_linf(T* x, const T* g, const T* x0, const T* m, int64_t d, const PgdStep& s) {
-  const bool project = std::isfinite(s.eps);
+  const bool project = kernels::pgd::projects(s);
   for (int64_t j = 0; j < d; ++j) {
-    if (m && m[j] == T(0)) continue;
-    double v = static_cast<double>(x[j]) + s.step_size * sign_of(masked(g, m, j));
-    if (project) {
-      const double base = static_cast<double>(x0[j]);
-      v = base + std::clamp(v - base, -s.eps, s.eps);
-    }
-    x[j] = static_cast<T>(std::clamp(v, s.lo, s.hi));
+    if (fixed(m, j)) continue;
+    x[j] = linf_element(x[j], x0[j], masked(g, m, j), project, s);
   }
 }
 

@@ -1,41 +1,36 @@
 #include "ops/cpu/pool_cpu.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 #include <vector>
 
 #include "engine/parallel.h"
+#include "ops/kernels/pool_math.h"
 
 namespace atebm::cpu {
 namespace {
 
-// 1 / count of every output window, shared by all planes (forward and gradient must agree).
+// The window arithmetic is ops/kernels/pool_math.h (shared with CUDA); the loops, the row
+// parallelism and the 1/count table are this file's.
+using kernels::pool::covering;
+using kernels::pool::Range;
+using kernels::pool::Span;
+using kernels::pool::window_span;
+
+// 1 / count of every output window [oh, ow], shared by all planes (forward and gradient agree).
 std::vector<double> inverse_counts(const Pool2dGeometry& g, bool count_include_pad) {
   std::vector<double> inv(static_cast<size_t>(g.oh * g.ow));
-  for (int64_t oh = 0; oh < g.oh; ++oh) {
-    const int64_t hs = oh * g.sh - g.ph, he = std::min(hs + g.kh, g.h + g.ph);
-    for (int64_t ow = 0; ow < g.ow; ++ow) {
-      const int64_t ws = ow * g.sw - g.pw, we = std::min(ws + g.kw, g.w + g.pw);
-      int64_t count = (he - hs) * (we - ws);
-      if (!count_include_pad)
-        count = (std::min(he, g.h) - std::max<int64_t>(hs, 0)) * (std::min(we, g.w) - std::max<int64_t>(ws, 0));
-      inv[oh * g.ow + ow] = 1.0 / static_cast<double>(count);
-    }
-  }
+  for (int64_t oh = 0; oh < g.oh; ++oh)
+    for (int64_t ow = 0; ow < g.ow; ++ow)
+      inv[oh * g.ow + ow] = kernels::pool::inverse_count(g, oh, ow, count_include_pad);
   return inv;
 }
 
-// The output positions [lo, hi] whose window (no dilation) covers input position i.
-struct Range {
-  int64_t lo, hi;
+// inv(oh, ow) of kernels::pool::gather_grad, read from the inverse_counts table.
+struct TabledInverse {
+  const double* inv;  // [oh, out_w]
+  int64_t out_w;
+  double operator()(int64_t oh, int64_t ow) const { return inv[oh * out_w + ow]; }
 };
-Range covering(int64_t i, int64_t k, int64_t s, int64_t p, int64_t out) {
-  const int64_t first = i + p - k + 1;  // smallest window start that still reaches i
-  const int64_t lo = first <= 0 ? 0 : (first + s - 1) / s;
-  const int64_t hi = std::min((i + p) / s, out - 1);
-  return {lo, hi};
-}
 
 // Rows per parallel chunk: aim at ~16k window taps per chunk.
 int64_t row_grain(int64_t row_work) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(row_work, 1)); }
@@ -50,13 +45,11 @@ void avg_pool2d(const Tensor& out, const Tensor& x, const Pool2dGeometry& g, boo
     parallel_for(0, g.planes * g.oh, row_grain(g.ow * g.kh * g.kw), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const int64_t p = r / g.oh, oh = r % g.oh;
-        const int64_t hs = std::max<int64_t>(oh * g.sh - g.ph, 0), he = std::min(oh * g.sh - g.ph + g.kh, g.h);
+        const Span rows = window_span(oh, g.kh, g.sh, g.ph, g.h);
         const scalar_t* plane = px + p * g.h * g.w;
         for (int64_t ow = 0; ow < g.ow; ++ow) {
-          const int64_t ws = std::max<int64_t>(ow * g.sw - g.pw, 0), we = std::min(ow * g.sw - g.pw + g.kw, g.w);
-          double acc = 0.0;
-          for (int64_t ih = hs; ih < he; ++ih)
-            for (int64_t iw = ws; iw < we; ++iw) acc += static_cast<double>(plane[ih * g.w + iw]);
+          const Span cols = window_span(ow, g.kw, g.sw, g.pw, g.w);
+          const double acc = kernels::pool::window_sum(plane, g.w, rows, cols);
           po[r * g.ow + ow] = static_cast<scalar_t>(acc * inv[oh * g.ow + ow]);
         }
       }
@@ -71,19 +64,15 @@ void avg_pool2d_grad(const Tensor& dx, const Tensor& g_out, const Pool2dGeometry
   ATEBM_DISPATCH_FLOATING(dx.dtype(), "avg_pool2d_grad", [&] {
     const scalar_t* pg = g_out.data<scalar_t>();
     scalar_t* pd = dx.data<scalar_t>();
+    const TabledInverse inv_of{inv.data(), g.ow};
     const int64_t taps = ((g.kh + g.sh - 1) / g.sh) * ((g.kw + g.sw - 1) / g.sw);
     parallel_for(0, g.planes * g.h, row_grain(g.w * taps), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const int64_t p = r / g.h, ih = r % g.h;
         const Range rows = covering(ih, g.kh, g.sh, g.ph, g.oh);
         const scalar_t* gp = pg + p * g.oh * g.ow;
-        for (int64_t iw = 0; iw < g.w; ++iw) {
-          double acc = 0.0;
-          for (int64_t oh = rows.lo; oh <= rows.hi; ++oh)
-            for (int64_t ow = cols[iw].lo; ow <= cols[iw].hi; ++ow)
-              acc += static_cast<double>(gp[oh * g.ow + ow]) * inv[oh * g.ow + ow];
-          pd[r * g.w + iw] = static_cast<scalar_t>(acc);
-        }
+        for (int64_t iw = 0; iw < g.w; ++iw)
+          pd[r * g.w + iw] = static_cast<scalar_t>(kernels::pool::gather_grad(gp, g.ow, rows, cols[iw], inv_of));
       }
     });
   });
@@ -99,23 +88,9 @@ void max_pool2d(const Tensor& values, const Tensor& indices, const Tensor& x, co
         const int64_t p = r / g.oh, oh = r % g.oh;
         const scalar_t* plane = px + p * g.h * g.w;
         for (int64_t ow = 0; ow < g.ow; ++ow) {
-          scalar_t best = -std::numeric_limits<scalar_t>::infinity();
-          int64_t best_at = -1;
-          for (int64_t th = 0; th < g.kh; ++th) {
-            const int64_t ih = oh * g.sh - g.ph + th * g.dh;
-            if (ih < 0 || ih >= g.h) continue;
-            for (int64_t tw = 0; tw < g.kw; ++tw) {
-              const int64_t iw = ow * g.sw - g.pw + tw * g.dw;
-              if (iw < 0 || iw >= g.w) continue;
-              const scalar_t v = plane[ih * g.w + iw];
-              if (best_at < 0 || v > best || std::isnan(v)) {
-                best = v;
-                best_at = ih * g.w + iw;
-              }
-            }
-          }
-          pv[r * g.ow + ow] = best;
-          pi[r * g.ow + ow] = best_at;
+          const kernels::pool::ArgMax<scalar_t> best = kernels::pool::max_window(plane, g, oh, ow);
+          pv[r * g.ow + ow] = best.value;
+          pi[r * g.ow + ow] = best.at;
         }
       }
     });

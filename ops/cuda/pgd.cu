@@ -1,9 +1,10 @@
 #include "engine/cuda/cuda_check.h"  // first: see the note on fmt there
 //
-// CUDA twin of ops/cpu/pgd_cpu.cpp (formula in ops/pgd_update.h). The values are the CPU's: the
-// same double arithmetic per element, the same skip rule for masked-out pixels, the same
-// std::clamp semantics. Only the order of the per-sample sums differs (a fixed tree instead of a
-// serial loop), which changes the norms by a few ulp of double.
+// CUDA twin of ops/cpu/pgd_cpu.cpp (formula in ops/pgd_update.h). The per-element and
+// per-sample formulas (masked gradient, skip rule for masked-out pixels, step scale, projection
+// factor, update and clamps) are the CPU's own, from ops/kernels/pgd_math.h. Only the order of
+// the per-sample sums differs (a fixed tree instead of a serial loop), which changes the norms
+// by a few ulp of double.
 //
 // L2 works on blocks that each own one chunk of kChunk elements of one sample (block b: sample
 // b / chunks, chunk b % chunks):
@@ -13,34 +14,24 @@
 // where every block of sample i rebuilds the sample's scale (and factor) from its partials in
 // chunk order, so all blocks of a sample use the very same numbers.
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 
 #include "engine/cuda/launch.cuh"
 #include "engine/cuda/stream.h"
 #include "engine/factories.h"
 #include "ops/cuda/pgd_cuda.h"
+#include "ops/kernels/pgd_math.h"
 
 namespace atebm::cuda {
 namespace {
 
-// Added to the gradient norm so a zero gradient gives a zero step (as on the CPU).
-constexpr double kNormFloor = 1e-10;
+using kernels::pgd::fixed;
+using kernels::pgd::masked;
+
 // Elements of one sample summed by one block; fixed, so the summation tree depends only on d.
 constexpr int64_t kChunk = 4096;
 // Grid cap of the chunk kernels: blocks loop over the remaining chunks beyond it.
 constexpr int64_t kMaxBlocks = 65536;
-
-__device__ __forceinline__ double sign_of(double v) { return static_cast<double>((v > 0.0) - (v < 0.0)); }
-
-// std::clamp(v, lo, hi) exactly (a NaN v stays NaN).
-__device__ __forceinline__ double clamp_of(double v, double lo, double hi) { return v < lo ? lo : (hi < v ? hi : v); }
-
-// The masked gradient m⊙g of element j in double (m = 1 without a mask).
-template <typename T>
-__device__ __forceinline__ double masked(const T* g, const T* m, int64_t j) {
-  return m ? static_cast<double>(m[j]) * static_cast<double>(g[j]) : static_cast<double>(g[j]);
-}
 
 // Σ_c partial[i, c] in chunk order (every thread computes it the same way).
 __device__ __forceinline__ double sample_total(const double* partial, int64_t i, int64_t chunks) {
@@ -50,8 +41,8 @@ __device__ __forceinline__ double sample_total(const double* partial, int64_t i,
 }
 
 // λ / (||m⊙g||₂ + floor) of sample i.
-__device__ __forceinline__ double step_scale(const double* partial_g, int64_t i, int64_t chunks, double step) {
-  return step / (sqrt(sample_total(partial_g, i, chunks)) + kNormFloor);
+__device__ __forceinline__ double sample_scale(const double* partial_g, int64_t i, int64_t chunks, double step) {
+  return kernels::pgd::step_scale(sample_total(partial_g, i, chunks), step);
 }
 
 // The geometry of one chunk block: sample i, elements [lo, hi) of that sample.
@@ -85,14 +76,13 @@ __global__ void delta_sq_kernel(const T* x, const T* g, const T* x0, const T* ma
                                 int64_t chunks, double step, const double* partial_g, double* partial_d) {
   for (int64_t b = blockIdx.x; b < n * chunks; b += gridDim.x) {
     const ChunkRange r = chunk_range(b, chunks, d);
-    const double scale = step_scale(partial_g, r.i, chunks, step);
+    const double scale = sample_scale(partial_g, r.i, chunks, step);
     const int64_t off = r.i * d;
     const T* ms = mask ? mask + off : nullptr;
     double acc = 0.0;
     for (int64_t j = r.lo + threadIdx.x; j < r.hi; j += kThreads) {
-      if (ms && ms[j] == T(0)) continue;
-      const double stepped = static_cast<double>(x[off + j]) + scale * masked(g + off, ms, j);
-      const double delta = stepped - static_cast<double>(x0[off + j]);
+      if (fixed(ms, j)) continue;
+      const double delta = kernels::pgd::l2_delta(x[off + j], x0[off + j], masked(g + off, ms, j), scale);
       acc += delta * delta;
     }
     const double total = block_sum(acc);
@@ -103,42 +93,27 @@ __global__ void delta_sq_kernel(const T* x, const T* g, const T* x0, const T* ma
 // partial_d == nullptr: no projection (ε = ∞).
 template <typename T>
 __global__ void l2_write_kernel(T* x, const T* g, const T* x0, const T* mask, int64_t n, int64_t d, int64_t chunks,
-                                double step, double eps, double lo, double hi, const double* partial_g,
-                                const double* partial_d) {
+                                PgdStep s, const double* partial_g, const double* partial_d) {
   for (int64_t b = blockIdx.x; b < n * chunks; b += gridDim.x) {
     const ChunkRange r = chunk_range(b, chunks, d);
-    const double scale = step_scale(partial_g, r.i, chunks, step);
-    double factor = 1.0;  // min(1, ε / ||δ||), as on the CPU
-    if (partial_d) {
-      const double dn = sqrt(sample_total(partial_d, r.i, chunks));
-      if (dn > eps) factor = eps / dn;
-    }
+    const double scale = sample_scale(partial_g, r.i, chunks, s.step_size);
+    const double factor =
+        partial_d ? kernels::pgd::projection_factor(sample_total(partial_d, r.i, chunks), s.eps) : 1.0;
     const int64_t off = r.i * d;
     const T* ms = mask ? mask + off : nullptr;
     for (int64_t j = r.lo + threadIdx.x; j < r.hi; j += kThreads) {
-      if (ms && ms[j] == T(0)) continue;
-      double v = static_cast<double>(x[off + j]) + scale * masked(g + off, ms, j);
-      if (factor != 1.0) {
-        const double base = static_cast<double>(x0[off + j]);
-        v = base + (v - base) * factor;
-      }
-      x[off + j] = static_cast<T>(clamp_of(v, lo, hi));
+      if (fixed(ms, j)) continue;
+      x[off + j] = kernels::pgd::l2_element(x[off + j], x0[off + j], masked(g + off, ms, j), scale, factor, s);
     }
   }
 }
 
 // One element per thread over all n·d elements; x0 may be x (element j is read, then written).
 template <typename T>
-__global__ void linf_kernel(T* x, const T* g, const T* x0, const T* mask, int64_t total, double step, bool project,
-                            double eps, double lo, double hi) {
+__global__ void linf_kernel(T* x, const T* g, const T* x0, const T* mask, int64_t total, bool project, PgdStep s) {
   for (int64_t j = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; j < total; j += int64_t{gridDim.x} * blockDim.x) {
-    if (mask && mask[j] == T(0)) continue;
-    double v = static_cast<double>(x[j]) + step * sign_of(masked(g, mask, j));
-    if (project) {
-      const double base = static_cast<double>(x0[j]);
-      v = base + clamp_of(v - base, -eps, eps);
-    }
-    x[j] = static_cast<T>(clamp_of(v, lo, hi));
+    if (fixed(mask, j)) continue;
+    x[j] = kernels::pgd::linf_element(x[j], x0[j], masked(g, mask, j), project, s);
   }
 }
 
@@ -155,7 +130,7 @@ template <typename T>
 void pgd_l2(T* x, const T* g, const T* x0, const T* mask, int64_t n, int64_t d, const PgdStep& s, int device) {
   const int64_t chunks = (d + kChunk - 1) / kChunk;
   const auto blocks = static_cast<unsigned>(std::min(n * chunks, kMaxBlocks));
-  const bool project = std::isfinite(s.eps);
+  const bool project = kernels::pgd::projects(s);
   // Per-chunk partial sums from the caching allocator: [n, chunks] for ||m⊙g||², and as many
   // for ||δ||² when projecting.
   const Tensor partials = empty({project ? 2 * n * chunks : n * chunks},
@@ -170,8 +145,7 @@ void pgd_l2(T* x, const T* g, const T* x0, const T* mask, int64_t n, int64_t d, 
                                                         partial_d);
     ATEBM_CUDA_CHECK_LAUNCH();
   }
-  l2_write_kernel<T><<<blocks, kThreads, 0, stream>>>(x, g, x0, mask, n, d, chunks, s.step_size, s.eps, s.lo, s.hi,
-                                                      partial_g, partial_d);
+  l2_write_kernel<T><<<blocks, kThreads, 0, stream>>>(x, g, x0, mask, n, d, chunks, s, partial_g, partial_d);
   ATEBM_CUDA_CHECK_LAUNCH();
   // `partials` goes back to the caching allocator here; the allocator orders its reuse on the
   // same stream behind these kernels.
@@ -188,8 +162,8 @@ void pgd_update(T* x, const T* g, const T* x0, const T* mask, int64_t n, int64_t
     pgd_l2(x, g, x0, mask, n, d, s, device);
   } else {
     const int64_t total = n * d;
-    linf_kernel<T><<<grid_for(total), kThreads, 0, current_stream()>>>(x, g, x0, mask, total, s.step_size,
-                                                                       std::isfinite(s.eps), s.eps, s.lo, s.hi);
+    linf_kernel<T><<<grid_for(total), kThreads, 0, current_stream()>>>(x, g, x0, mask, total,
+                                                                       kernels::pgd::projects(s), s);
     ATEBM_CUDA_CHECK_LAUNCH();
   }
 }

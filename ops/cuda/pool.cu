@@ -1,54 +1,40 @@
 #include "engine/cuda/cuda_check.h"  // first: see the note on fmt there
 //
 // CUDA twins of ops/cpu/pool_cpu.cpp: one thread per output element (forward) or per input
-// element (avg_pool2d_grad, gather form), each running the CPU kernel's inner loops in the same
-// order, so sums (in double) and max/argmax decisions match the CPU. 1/count is recomputed per
-// window with the CPU's formula (IEEE division, so the same double).
-#include <cmath>
-
+// element (avg_pool2d_grad, gather form). The per-window code is the CPU's own, from
+// ops/kernels/pool_math.h (window clipping, sums in double in row-major order, the max scan with
+// its NaN and tie rules, the covering windows), so sums and max/argmax decisions match the CPU.
+// 1/count is recomputed per window with the shared formula (IEEE division, so the CPU's double).
 #include "engine/cuda/launch.cuh"
 #include "ops/cuda/pool_cuda.h"
+#include "ops/kernels/pool_math.h"
 
 namespace atebm::cuda {
 namespace {
 
 using cpu::Pool2dGeometry;
+using kernels::pool::covering;
+using kernels::pool::Range;
+using kernels::pool::Span;
+using kernels::pool::window_span;
 
-__device__ __forceinline__ int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-__device__ __forceinline__ int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
-
-// 1 / count of output window (oh, ow), as cpu inverse_counts computes it.
-__device__ double inverse_count(const Pool2dGeometry& g, int64_t oh, int64_t ow, bool count_include_pad) {
-  const int64_t hs = oh * g.sh - g.ph, he = min64(hs + g.kh, g.h + g.ph);
-  const int64_t ws = ow * g.sw - g.pw, we = min64(ws + g.kw, g.w + g.pw);
-  int64_t count = (he - hs) * (we - ws);
-  if (!count_include_pad) count = (min64(he, g.h) - max64(hs, 0)) * (min64(we, g.w) - max64(ws, 0));
-  return 1.0 / static_cast<double>(count);
-}
-
-// The output positions [lo, hi] whose window (no dilation) covers input position i.
-struct Range {
-  int64_t lo, hi;
+// inv(oh, ow) of kernels::pool::gather_grad, recomputed per window (no table on the device).
+struct InverseCount {
+  const Pool2dGeometry& g;
+  bool count_include_pad;
+  __device__ __forceinline__ double operator()(int64_t oh, int64_t ow) const {
+    return kernels::pool::inverse_count(g, oh, ow, count_include_pad);
+  }
 };
-__device__ Range covering(int64_t i, int64_t k, int64_t s, int64_t p, int64_t out) {
-  const int64_t first = i + p - k + 1;  // smallest window start that still reaches i
-  const int64_t lo = first <= 0 ? 0 : (first + s - 1) / s;
-  const int64_t hi = min64((i + p) / s, out - 1);
-  return {lo, hi};
-}
 
 // out [planes, oh, ow] from x [planes, h, w]; t is the flat output position.
 template <typename T>
 __global__ void avg_pool2d_kernel(T* out, const T* x, Pool2dGeometry g, bool count_include_pad, int64_t n) {
   for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < n; t += int64_t{gridDim.x} * blockDim.x) {
     const int64_t ow = t % g.ow, r = t / g.ow, oh = r % g.oh, p = r / g.oh;
-    const int64_t hs = max64(oh * g.sh - g.ph, 0), he = min64(oh * g.sh - g.ph + g.kh, g.h);
-    const int64_t ws = max64(ow * g.sw - g.pw, 0), we = min64(ow * g.sw - g.pw + g.kw, g.w);
-    const T* plane = x + p * g.h * g.w;
-    double acc = 0.0;
-    for (int64_t ih = hs; ih < he; ++ih)
-      for (int64_t iw = ws; iw < we; ++iw) acc += static_cast<double>(plane[ih * g.w + iw]);
-    out[t] = static_cast<T>(acc * inverse_count(g, oh, ow, count_include_pad));
+    const Span rows = window_span(oh, g.kh, g.sh, g.ph, g.h), cols = window_span(ow, g.kw, g.sw, g.pw, g.w);
+    const double acc = kernels::pool::window_sum(x + p * g.h * g.w, g.w, rows, cols);
+    out[t] = static_cast<T>(acc * kernels::pool::inverse_count(g, oh, ow, count_include_pad));
   }
 }
 
@@ -59,38 +45,19 @@ __global__ void avg_pool2d_grad_kernel(T* dx, const T* g_out, Pool2dGeometry g, 
     const int64_t iw = t % g.w, r = t / g.w, ih = r % g.h, p = r / g.h;
     const Range rows = covering(ih, g.kh, g.sh, g.ph, g.oh);
     const Range cols = covering(iw, g.kw, g.sw, g.pw, g.ow);
-    const T* gp = g_out + p * g.oh * g.ow;
-    double acc = 0.0;
-    for (int64_t oh = rows.lo; oh <= rows.hi; ++oh)
-      for (int64_t ow = cols.lo; ow <= cols.hi; ++ow)
-        acc += static_cast<double>(gp[oh * g.ow + ow]) * inverse_count(g, oh, ow, count_include_pad);
-    dx[t] = static_cast<T>(acc);
+    const InverseCount inv{g, count_include_pad};
+    dx[t] = static_cast<T>(kernels::pool::gather_grad(g_out + p * g.oh * g.ow, g.ow, rows, cols, inv));
   }
 }
 
-// values/indices [planes, oh, ow] from x [planes, h, w]: the CPU's scan, `v > best || isnan(v)`.
+// values/indices [planes, oh, ow] from x [planes, h, w]: the CPU's scan (kernels::pool::max_window).
 template <typename T>
 __global__ void max_pool2d_kernel(T* values, int64_t* indices, const T* x, Pool2dGeometry g, int64_t n) {
   for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < n; t += int64_t{gridDim.x} * blockDim.x) {
     const int64_t ow = t % g.ow, r = t / g.ow, oh = r % g.oh, p = r / g.oh;
-    const T* plane = x + p * g.h * g.w;
-    T best = static_cast<T>(-INFINITY);  // as the CPU kernel; never kept (a window always hits x)
-    int64_t best_at = -1;
-    for (int64_t th = 0; th < g.kh; ++th) {
-      const int64_t ih = oh * g.sh - g.ph + th * g.dh;
-      if (ih < 0 || ih >= g.h) continue;
-      for (int64_t tw = 0; tw < g.kw; ++tw) {
-        const int64_t iw = ow * g.sw - g.pw + tw * g.dw;
-        if (iw < 0 || iw >= g.w) continue;
-        const T v = plane[ih * g.w + iw];
-        if (best_at < 0 || v > best || isnan(v)) {
-          best = v;
-          best_at = ih * g.w + iw;
-        }
-      }
-    }
-    values[t] = best;
-    indices[t] = best_at;
+    const kernels::pool::ArgMax<T> best = kernels::pool::max_window(x + p * g.h * g.w, g, oh, ow);
+    values[t] = best.value;
+    indices[t] = best.at;
   }
 }
 
