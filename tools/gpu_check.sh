@@ -233,7 +233,7 @@ if [ -n "$DEPS_LD_PATH" ]; then  # where the bundled packages were found (all un
 fi
 grep -q "cuDNN .*NOTFOUND" "$CONFIG_LOG" && echo "gpu_check: WARNING: cuDNN not found; set CUDNN_ROOT"
 
-TARGETS=(atebm_tests_cuda atebm_tests_engine atebm_tests_data atebm_tests_at_ebm atebm_bench_cuda)
+TARGETS=(atebm_tests_cuda atebm_tests_engine atebm_tests_data atebm_tests_at_ebm atebm_tests_nn atebm_bench_cuda)
 [ "${SKIP_TESTS:-0}" != 1 ] && TARGETS+=(atebm)  # the training job below
 # A failed build is not the end: every target that did build is still run (ninja -k 0), and
 # binaries older than this stamp (a REUSE_BUILD leftover that failed to rebuild) are not.
@@ -312,12 +312,15 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
 run_tests "atebm_tests_engine (Cuda*, Pinned*)" 120 "$BUILD/tests/atebm_tests_engine" --gtest_filter='Cuda*:Pinned*'
 run_tests "atebm_tests_data (*Pinned*)" 90 "$BUILD/tests/atebm_tests_data" --gtest_filter='*Pinned*'
 run_tests "atebm_tests_at_ebm (GraphedPgd*)" 90 "$BUILD/tests/atebm_tests_at_ebm" --gtest_filter='GraphedPgd*'
+run_tests "atebm_tests_nn (Nccl*: one rank, no MPI)" 90 "$BUILD/tests/atebm_tests_nn" --gtest_filter='Nccl*'
 run_tests "atebm_tests_cuda" 420 "$BUILD/tests/atebm_tests_cuda"
 
 # ---- training on the GPU (data-parallel over NCCL where possible) -----------------------------
 # A few iterations of a tiny model on the GPU(s), the PGD loop replayed from a CUDA graph: with
 # mpirun and NCCL, 1 rank, then one rank per GPU when there are several (issue 9); without them,
-# one plain process (RANKS 0), so the trainer's GPU path runs all the same.
+# one plain process (RANKS 0), so the trainer's GPU path runs all the same. One rank averages
+# nothing (the gradient averager is a no-op for one rank); NCCL's own calls are exercised by
+# atebm_tests_nn's Nccl* tests above, and all-reduces between ranks need one GPU per rank.
 run_nccl_train() {  # run_nccl_train RANKS
   local ranks="$1" label="nccl train, $1 rank(s)" out="$BUILD/gpu_check_nccl_$1"
   [ "$ranks" = 0 ] && label="train, 1 process (no MPI)"
@@ -352,8 +355,8 @@ JSON
 if ! command -v mpirun >/dev/null; then
   echo "gpu_check: mpirun not found: training runs as one plain process, without NCCL (apt-get install openmpi-bin libopenmpi-dev)"
   run_nccl_train 0
-elif ! grep -q "NCCL ON" "$CONFIG_LOG"; then
-  echo "gpu_check: the build has no NCCL (see the configure line above): training runs as one plain process"
+elif ! grep -q "MPI ON" "$CONFIG_LOG" || ! grep -q "NCCL ON" "$CONFIG_LOG"; then
+  echo "gpu_check: the build lacks MPI or NCCL (see the configure line above): training runs as one plain process"
   run_nccl_train 0
 else
   run_nccl_train 1

@@ -141,8 +141,8 @@ std::unique_ptr<NcclCommunicator> make_nccl_communicator(int rank, int size, int
 namespace atebm::nn {
 
 std::unique_ptr<NcclCommunicator> make_nccl_communicator(int, int, int, const std::function<void(void*, size_t)>&) {
-  ATEBM_FAIL("all-reducing CUDA tensors needs NCCL, and atebm was built without it (needs the CUDA backend, "
-             "NCCL and MPI)");
+  ATEBM_FAIL("all-reducing CUDA tensors needs NCCL, and atebm was built without it (needs the CUDA backend and "
+             "NCCL's headers and library)");
 }
 
 }  // namespace atebm::nn

@@ -8,7 +8,8 @@
 // that it overlaps the kernels queued after it (the rest of backward): the comm stream waits for
 // an event recorded on the compute stream at the call, and wait() makes the compute stream wait
 // for the all-reduce's end. Neither ever blocks the host.
-// Built with ATEBM_WITH_NCCL (CUDA + NCCL + MPI); otherwise make_nccl_communicator throws.
+// Built with ATEBM_WITH_NCCL (the CUDA backend and NCCL found; MPI is not needed to build it or
+// to run one rank, tests/nn/test_nccl.cpp); otherwise make_nccl_communicator throws.
 #include <cstddef>
 #include <functional>
 #include <memory>
