@@ -312,7 +312,7 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
 run_tests "atebm_tests_engine (Cuda*, Pinned*)" 120 "$BUILD/tests/atebm_tests_engine" --gtest_filter='Cuda*:Pinned*'
 run_tests "atebm_tests_data (*Pinned*)" 90 "$BUILD/tests/atebm_tests_data" --gtest_filter='*Pinned*'
 run_tests "atebm_tests_at_ebm (GraphedPgd*)" 90 "$BUILD/tests/atebm_tests_at_ebm" --gtest_filter='GraphedPgd*'
-run_tests "atebm_tests_nn (Nccl*: one rank, no MPI)" 90 "$BUILD/tests/atebm_tests_nn" --gtest_filter='Nccl*'
+run_tests "atebm_tests_nn (Nccl*, GradientAverager*)" 90 "$BUILD/tests/atebm_tests_nn" --gtest_filter='Nccl*:GradientAverager*'
 run_tests "atebm_tests_cuda" 420 "$BUILD/tests/atebm_tests_cuda"
 
 # ---- training on the GPU (data-parallel over NCCL where possible) -----------------------------

@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "common/expect.h"
+#include "common/gpu_test.h"
 #include "engine/autograd/engine.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/factories.h"
@@ -21,8 +22,8 @@
 namespace atebm::nn {
 namespace {
 
-Tensor param(Shape shape, DType dt = DType::Float32) {
-  Tensor p = zeros(shape, {.dtype = dt});
+Tensor param(Shape shape, DType dt = DType::Float32, Device device = Device::cpu()) {
+  Tensor p = zeros(shape, {.dtype = dt, .device = device});
   p.set_requires_grad(true);
   return p;
 }
@@ -111,11 +112,14 @@ class TwinCommunicator final : public Communicator {
 
 // A three-layer chain plus a parameter this step does not use; returns its loss.
 struct Chain {
-  NamedTensors params = {{"w1", param({4})}, {"w2", param({4})}, {"w3", param({4})}, {"idle", param({2})}};
-  explicit Chain(uint64_t seed) {
+  NamedTensors params;
+  explicit Chain(uint64_t seed, Device device = Device::cpu()) {
+    const DType f32 = DType::Float32;
+    params = {{"w1", param({4}, f32, device)}, {"w2", param({4}, f32, device)}, {"w3", param({4}, f32, device)},
+              {"idle", param({2}, f32, device)}};
     Generator gen(seed);
     NoGradGuard ng;
-    for (auto& [name, p] : params) copy_(p, randn(p.shape(), {}, &gen));
+    for (auto& [name, p] : params) copy_(p, copy_to(randn(p.shape(), {}, &gen), device, f32));
   }
   Tensor loss(const Tensor& x) const {
     const Tensor h = tanh(mul(params[1].second, tanh(mul(params[0].second, x))));
@@ -182,6 +186,28 @@ TEST(GradientAverager, HookOverlapsWhenEveryParameterHasAGradient) {
   }
   EXPECT_EQ(avg.stats().calls, 2);
   EXPECT_EQ(avg.stats().buckets_overlapped, 6);  // all three buckets, both steps
+}
+
+// The same overlap on CUDA tensors (packing, unpacking and the simulated rank's sum run as GPU
+// kernels on the engine's stream): the averages equal the CPU's.
+TEST(GradientAverager, HookOnCudaParametersAveragesLikeTheCpu) {
+  ATEBM_SKIP_WITHOUT_GPU();
+  Chain cpu(5), gpu(5, Device::cuda());
+  auto twin_cpu = std::make_shared<TwinCommunicator>(), twin_gpu = std::make_shared<TwinCommunicator>();
+  GradientAverager avg_cpu(twin_cpu, cpu.params, {.bucket_bytes = 16});
+  GradientAverager avg_gpu(twin_gpu, gpu.params, {.bucket_bytes = 16});
+  const Tensor x = full({4}, 0.5);
+  backward(cpu.loss(x), {}, {.on_leaf_grad = avg_cpu.leaf_hook()});
+  avg_cpu.finish();
+  backward(gpu.loss(copy_to(x, Device::cuda(), x.dtype())), {}, {.on_leaf_grad = avg_gpu.leaf_hook()});
+  avg_gpu.finish();
+  for (size_t i = 0; i < cpu.params.size(); ++i) {
+    SCOPED_TRACE(cpu.params[i].first);
+    const Tensor g = gpu.params[i].second.grad();
+    ASSERT_TRUE(g.defined());
+    EXPECT_TRUE(g.device().is_cuda());
+    EXPECT_LT(test::max_abs_diff(copy_to(g, Device::cpu(), g.dtype()), cpu.params[i].second.grad()), 1e-6);
+  }
 }
 
 TEST(GradientAverager, HookRefusesTwoBackwardsInOneStepAndAMissingFinish) {
