@@ -233,7 +233,7 @@ if [ -n "$DEPS_LD_PATH" ]; then  # where the bundled packages were found (all un
 fi
 grep -q "cuDNN .*NOTFOUND" "$CONFIG_LOG" && echo "gpu_check: WARNING: cuDNN not found; set CUDNN_ROOT"
 
-TARGETS=(atebm_tests_cuda atebm_tests_engine atebm_tests_data atebm_tests_at_ebm atebm_tests_nn atebm_bench_cuda)
+TARGETS=(atebm_tests_cuda atebm_tests_engine atebm_tests_data atebm_tests_at_ebm atebm_tests_nn atebm_tests_ops atebm_bench_cuda)
 [ "${SKIP_TESTS:-0}" != 1 ] && TARGETS+=(atebm)  # the training job below
 # A failed build is not the end: every target that did build is still run (ninja -k 0), and
 # binaries older than this stamp (a REUSE_BUILD leftover that failed to rebuild) are not.
@@ -312,6 +312,7 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
 run_tests "atebm_tests_engine (Cuda*, Pinned*)" 120 "$BUILD/tests/atebm_tests_engine" --gtest_filter='Cuda*:Pinned*'
 run_tests "atebm_tests_data (*Pinned*)" 90 "$BUILD/tests/atebm_tests_data" --gtest_filter='*Pinned*'
 run_tests "atebm_tests_at_ebm (GraphedPgd*)" 90 "$BUILD/tests/atebm_tests_at_ebm" --gtest_filter='GraphedPgd*'
+run_tests "atebm_tests_ops (Conv2d.DeviceMismatch*)" 60 "$BUILD/tests/atebm_tests_ops" --gtest_filter='Conv2d.DeviceMismatch*'
 run_tests "atebm_tests_nn (Nccl*, GradientAverager*)" 90 "$BUILD/tests/atebm_tests_nn" --gtest_filter='Nccl*:GradientAverager*'
 run_tests "atebm_tests_cuda" 420 "$BUILD/tests/atebm_tests_cuda"
 

@@ -64,6 +64,20 @@ bool skip_without_gpu(benchmark::State& state) {
   return true;
 }
 
+// Runs body(); an exception (an op or CUDA call that fails on this GPU) becomes this benchmark's
+// error instead of escaping the benchmark function, which would terminate the binary and lose
+// every benchmark after it (and the end of the JSON file). The runtime's last-error slot is
+// cleared so that the next benchmark's first launch check does not report the same error again.
+template <typename Body>
+void report_errors(benchmark::State& state, Body body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    (void)cudaGetLastError();
+    state.SkipWithError(e.what());
+  }
+}
+
 constexpr TensorOptions kGpu{.dtype = DType::Float32, .device = Device{DeviceType::CUDA, 0}};
 
 
@@ -115,63 +129,79 @@ constexpr double kF = sizeof(float);
 
 void BM_cuda_copy_d2d(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
-  const int64_t n = state.range(0);
-  const Tensor src = zeros({n}, kGpu), dst = empty({n}, kGpu);
-  const size_t bytes = static_cast<size_t>(n) * sizeof(float);
-  run_bandwidth(state, n, 2.0 * kF * static_cast<double>(n), [&] {
-    ATEBM_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), bytes, cudaMemcpyDeviceToDevice,
-                                     cuda::current_stream()));
-    return dst;
+  report_errors(state, [&] {
+    const int64_t n = state.range(0);
+    const Tensor src = zeros({n}, kGpu), dst = empty({n}, kGpu);
+    const size_t bytes = static_cast<size_t>(n) * sizeof(float);
+    run_bandwidth(state, n, 2.0 * kF * static_cast<double>(n), [&] {
+      ATEBM_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), bytes, cudaMemcpyDeviceToDevice,
+                                       cuda::current_stream()));
+      return dst;
+    });
   });
 }
 
 void BM_cuda_add(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
-  const int64_t n = state.range(0);
-  const Tensor a = rand({n}, kGpu), b = rand({n}, kGpu);
-  run_bandwidth(state, n, 3.0 * kF * static_cast<double>(n), [&] { return add(a, b); });
+  report_errors(state, [&] {
+    const int64_t n = state.range(0);
+    const Tensor a = rand({n}, kGpu), b = rand({n}, kGpu);
+    run_bandwidth(state, n, 3.0 * kF * static_cast<double>(n), [&] { return add(a, b); });
+  });
 }
 
 void BM_cuda_mul(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
-  const int64_t n = state.range(0);
-  const Tensor a = rand({n}, kGpu), b = rand({n}, kGpu);
-  run_bandwidth(state, n, 3.0 * kF * static_cast<double>(n), [&] { return mul(a, b); });
+  report_errors(state, [&] {
+    const int64_t n = state.range(0);
+    const Tensor a = rand({n}, kGpu), b = rand({n}, kGpu);
+    run_bandwidth(state, n, 3.0 * kF * static_cast<double>(n), [&] { return mul(a, b); });
+  });
 }
 
 void BM_cuda_relu(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
-  const int64_t n = state.range(0);
-  const Tensor a = randn({n}, kGpu);
-  run_bandwidth(state, n, 2.0 * kF * static_cast<double>(n), [&] { return relu(a); });
+  report_errors(state, [&] {
+    const int64_t n = state.range(0);
+    const Tensor a = randn({n}, kGpu);
+    run_bandwidth(state, n, 2.0 * kF * static_cast<double>(n), [&] { return relu(a); });
+  });
 }
 
 void BM_cuda_exp(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
-  const int64_t n = state.range(0);
-  const Tensor a = randn({n}, kGpu);
-  run_bandwidth(state, n, 2.0 * kF * static_cast<double>(n), [&] { return exp(a); });
+  report_errors(state, [&] {
+    const int64_t n = state.range(0);
+    const Tensor a = randn({n}, kGpu);
+    run_bandwidth(state, n, 2.0 * kF * static_cast<double>(n), [&] { return exp(a); });
+  });
 }
 
 void BM_cuda_sum_all(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
-  const int64_t n = state.range(0);
-  const Tensor a = rand({n}, kGpu);
-  run_bandwidth(state, n, kF * static_cast<double>(n), [&] { return sum(a); });
+  report_errors(state, [&] {
+    const int64_t n = state.range(0);
+    const Tensor a = rand({n}, kGpu);
+    run_bandwidth(state, n, kF * static_cast<double>(n), [&] { return sum(a); });
+  });
 }
 
 void BM_cuda_sum_rows(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
-  const int64_t n = state.range(0);
-  const Tensor a = rand({n / 1024, 1024}, kGpu);
-  run_bandwidth(state, n, kF * static_cast<double>(n + n / 1024), [&] { return sum(a, {1}); });
+  report_errors(state, [&] {
+    const int64_t n = state.range(0);
+    const Tensor a = rand({n / 1024, 1024}, kGpu);
+    run_bandwidth(state, n, kF * static_cast<double>(n + n / 1024), [&] { return sum(a, {1}); });
+  });
 }
 
 void BM_cuda_sum_columns(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
-  const int64_t n = state.range(0);
-  const Tensor a = rand({1024, n / 1024}, kGpu);
-  run_bandwidth(state, n, kF * static_cast<double>(n + n / 1024), [&] { return sum(a, {0}); });
+  report_errors(state, [&] {
+    const int64_t n = state.range(0);
+    const Tensor a = rand({1024, n / 1024}, kGpu);
+    run_bandwidth(state, n, kF * static_cast<double>(n + n / 1024), [&] { return sum(a, {0}); });
+  });
 }
 
 // ---- one training iteration of the CIFAR recipe ----
@@ -235,66 +265,70 @@ void report_iteration(benchmark::State& state, double pgd_seconds) {
 
 void BM_cuda_at_iteration_resnet50_eager(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
-  auto r = make_recipe();
-  Generator gen(1);
-  const at_ebm::PgdOptions pgd_opt{.steps = kPgdSteps, .step_size = kStepSize};
-  for (int warm = 0; warm < 2; ++warm) loss_step(*r, at_ebm::pgd(r->f, r->p0, pgd_opt, r->params, gen));
-  cuda::synchronize();
-  GpuTimer timer;
-  double pgd_seconds = 0.0;
-  for (auto _ : state) {
-    timer.start();
-    const Tensor fake = at_ebm::pgd(r->f, r->p0, pgd_opt, r->params, gen);
-    pgd_seconds += timer.stop_seconds();
-    loss_step(*r, fake);
+  report_errors(state, [&] {
+    auto r = make_recipe();
+    Generator gen(1);
+    const at_ebm::PgdOptions pgd_opt{.steps = kPgdSteps, .step_size = kStepSize};
+    for (int warm = 0; warm < 2; ++warm) loss_step(*r, at_ebm::pgd(r->f, r->p0, pgd_opt, r->params, gen));
     cuda::synchronize();
-  }
-  report_iteration(state, pgd_seconds);
+    GpuTimer timer;
+    double pgd_seconds = 0.0;
+    for (auto _ : state) {
+      timer.start();
+      const Tensor fake = at_ebm::pgd(r->f, r->p0, pgd_opt, r->params, gen);
+      pgd_seconds += timer.stop_seconds();
+      loss_step(*r, fake);
+      cuda::synchronize();
+    }
+    report_iteration(state, pgd_seconds);
+  });
 }
 
 void BM_cuda_at_iteration_resnet50_graph(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
-  auto r = make_recipe();
-  const Tensor x = empty(r->p0.shape(), kGpu), x0 = empty(r->p0.shape(), kGpu);
-  auto load_start = [&] {
-    copy_into(x, r->p0);
-    copy_into(x0, r->p0);
-  };
-  // Warm-up, eagerly: library handles, workspaces, algorithm choices and cached blocks.
-  for (int warm = 0; warm < 2; ++warm) {
-    load_start();
-    pgd_steps(*r, x, x0);
-    loss_step(*r, x);
-  }
-  cuda::synchronize();
-  cuda::CudaGraph graph;
-  try {
-    load_start();
-    graph.capture_begin();
-    pgd_steps(*r, x, x0);
-    graph.capture_end();
-  } catch (const std::exception& e) {
-    const std::string msg = std::string("capturing the PGD loop (forward + grad() + pgd_update_) failed: ") + e.what();
-    std::fprintf(stderr, "BM_cuda_at_iteration_resnet50_graph: %s\n", msg.c_str());
-    state.SkipWithError(msg.c_str());
-    return;
-  }
-  load_start();
-  graph.replay();
-  loss_step(*r, x);  // refills the shared cache the capture drew from
-  cuda::synchronize();
-  state.SetLabel("graph nodes: " + std::to_string(graph.num_nodes()));
-  GpuTimer timer;
-  double pgd_seconds = 0.0;
-  for (auto _ : state) {
-    load_start();
-    timer.start();
-    graph.replay();
-    pgd_seconds += timer.stop_seconds();
-    loss_step(*r, x);
+  report_errors(state, [&] {
+    auto r = make_recipe();
+    const Tensor x = empty(r->p0.shape(), kGpu), x0 = empty(r->p0.shape(), kGpu);
+    auto load_start = [&] {
+      copy_into(x, r->p0);
+      copy_into(x0, r->p0);
+    };
+    // Warm-up, eagerly: library handles, workspaces, algorithm choices and cached blocks.
+    for (int warm = 0; warm < 2; ++warm) {
+      load_start();
+      pgd_steps(*r, x, x0);
+      loss_step(*r, x);
+    }
     cuda::synchronize();
-  }
-  report_iteration(state, pgd_seconds);
+    cuda::CudaGraph graph;
+    try {
+      load_start();
+      graph.capture_begin();
+      pgd_steps(*r, x, x0);
+      graph.capture_end();
+    } catch (const std::exception& e) {
+      const std::string msg = std::string("capturing the PGD loop (forward + grad() + pgd_update_) failed: ") + e.what();
+      std::fprintf(stderr, "BM_cuda_at_iteration_resnet50_graph: %s\n", msg.c_str());
+      state.SkipWithError(msg.c_str());
+      return;
+    }
+    load_start();
+    graph.replay();
+    loss_step(*r, x);  // refills the shared cache the capture drew from
+    cuda::synchronize();
+    state.SetLabel("graph nodes: " + std::to_string(graph.num_nodes()));
+    GpuTimer timer;
+    double pgd_seconds = 0.0;
+    for (auto _ : state) {
+      load_start();
+      timer.start();
+      graph.replay();
+      pgd_seconds += timer.stop_seconds();
+      loss_step(*r, x);
+      cuda::synchronize();
+    }
+    report_iteration(state, pgd_seconds);
+  });
 }
 
 #else  // no CUDA backend: the binary builds and says why there is nothing to measure

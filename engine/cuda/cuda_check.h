@@ -22,6 +22,7 @@
   do {                                                                                           \
     const cudaError_t atebm_cuda_err_ = (call);                                                  \
     if (atebm_cuda_err_ != cudaSuccess) {                                                        \
+      (void)cudaGetLastError(); /* reported here: clear it, or the next launch check rethrows it */ \
       throw ::atebm::Error(::fmt::format("CUDA error: {} failed with {} ({}) at {}:{}", #call,   \
                                          cudaGetErrorName(atebm_cuda_err_),                      \
                                          cudaGetErrorString(atebm_cuda_err_), __FILE__, __LINE__)); \

@@ -1,7 +1,9 @@
 // GraphedPgd: on the CPU it is exactly pgd() (the trainer and the sampler use it on every
 // device); on CUDA the warm-up run is eager, the second run captures and replays, later ones
 // replay, and every result equals pgd()'s — also after the weights change in place and when
-// the key (K) changes. The CUDA half skips without a GPU.
+// the key (K) changes. The CUDA half skips without a GPU; its sequence also runs on the CPU in
+// every build (nothing replays there), which proves that the differences it relies on to catch
+// a stale replay (PGD moves the images, the new weights and the new K change the result) are there.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -60,35 +62,55 @@ TEST(GraphedPgd, OnTheCpuIsExactlyPgd) {
   EXPECT_GT(max_abs_diff(loop.run(start, {.steps = 3, .step_size = 0.3}, g1), start), 1e-2) << "PGD did not move";
 }
 
-TEST(GraphedPgd, OnCudaReplaysAndEqualsEagerPgd) {
-  ATEBM_SKIP_WITHOUT_GPU();
-#ifdef ATEBM_WITH_CUDA
-  Model m = tiny_resnet(Device::cuda());
+namespace {
+
+// GraphedPgd against pgd() on `device`: four runs of one key (CUDA: eager warm-up, capture and
+// replay, then replays), a run after the weights changed in place, and a new key (K = 5: a new
+// warm-up, then a new graph). Only CUDA replays.
+void check_graphed_pgd_against_pgd(const Device& device) {
+  const bool replays = device.is_cuda();
+  Model m = tiny_resnet(device);
   const nn::NamedTensors params = m.net->named_parameters();
   GraphedPgd loop(m.f, params);
   Generator data(3), unused(0);
-  const TensorOptions on_cuda{.device = Device::cuda()};
+  const TensorOptions on{.device = device};
   const PgdOptions opt{.steps = 3, .step_size = 0.3, .eps = 1.0};
   for (int run = 0; run < 4; ++run) {
-    const Tensor start = rand({4, 1, 8, 8}, on_cuda, &data);
+    const Tensor start = rand({4, 1, 8, 8}, on, &data);
     const Tensor ours = loop.run(start, opt, unused);
-    EXPECT_EQ(loop.last_run_replayed(), run >= 1) << "run " << run;
-    EXPECT_LE(max_abs_diff(ours, pgd(m.f, start, opt, params, unused)), 1e-5) << "run " << run;
+    EXPECT_EQ(loop.last_run_replayed(), replays && run >= 1) << "run " << run;
+    const Tensor ref = pgd(m.f, start, opt, params, unused);
+    EXPECT_LE(max_abs_diff(ours, ref), 1e-5) << "run " << run;
+    EXPECT_GT(max_abs_diff(ref, start), 1e-2) << "run " << run << ": PGD did not move, a replay of another start would pass";
   }
+  const Tensor start = rand({4, 1, 8, 8}, on, &data);
+  const Tensor old_weights = pgd(m.f, start, opt, params, unused);
   {  // an optimiser-like step in place: the replay reads the new weights
     NoGradGuard no_grad;
     Generator noise(9);
     for (const auto& [name, p] : params)
-      if (p.dim() == 4) add_(p, randn(p.shape(), on_cuda, &noise), 0.1);
+      if (p.dim() == 4) add_(p, randn(p.shape(), on, &noise), 0.1);
   }
-  const Tensor start = rand({4, 1, 8, 8}, on_cuda, &data);
-  EXPECT_LE(max_abs_diff(loop.run(start, opt, unused), pgd(m.f, start, opt, params, unused)), 1e-5);
-  EXPECT_TRUE(loop.last_run_replayed());
+  const Tensor ref3 = pgd(m.f, start, opt, params, unused);
+  EXPECT_GT(max_abs_diff(ref3, old_weights), 1e-3) << "the new weights did not change PGD: a stale replay would pass";
+  EXPECT_LE(max_abs_diff(loop.run(start, opt, unused), ref3), 1e-5);
+  EXPECT_EQ(loop.last_run_replayed(), replays);
   // Another K: a new warm-up (eager), then a new graph.
   const PgdOptions opt5{.steps = 5, .step_size = 0.3, .eps = 1.0};
-  EXPECT_LE(max_abs_diff(loop.run(start, opt5, unused), pgd(m.f, start, opt5, params, unused)), 1e-5);
+  const Tensor ref5 = pgd(m.f, start, opt5, params, unused);
+  EXPECT_GT(max_abs_diff(ref5, ref3), 1e-3) << "K = 5 ends where K = 3 does: the old graph would pass";
+  EXPECT_LE(max_abs_diff(loop.run(start, opt5, unused), ref5), 1e-5);
   EXPECT_FALSE(loop.last_run_replayed());
-  EXPECT_LE(max_abs_diff(loop.run(start, opt5, unused), pgd(m.f, start, opt5, params, unused)), 1e-5);
-  EXPECT_TRUE(loop.last_run_replayed());
-#endif
+  EXPECT_LE(max_abs_diff(loop.run(start, opt5, unused), ref5), 1e-5);
+  EXPECT_EQ(loop.last_run_replayed(), replays);
 }
+
+}  // namespace
+
+TEST(GraphedPgd, OnCudaReplaysAndEqualsEagerPgd) {
+  ATEBM_SKIP_WITHOUT_GPU();
+  check_graphed_pgd_against_pgd(Device::cuda());
+}
+
+// The CUDA test's sequence with nothing replayed, in every build.
+TEST(GraphedPgd, CudaSequenceHoldsOnTheCpu) { check_graphed_pgd_against_pgd(Device::cpu()); }

@@ -11,25 +11,26 @@
 //   - the allocator's out-of-memory message names the request, the bytes in use and the cache.
 // Replay vs eager: the same kernels in the same order, so they agree to round-off at most
 // (|diff| ≤ 1e-5 on images in [0, 1]; a missing or stale kernel moves pixels by ~λ = 0.5).
-// Without the CUDA backend or without a visible GPU every test skips.
+// Without the CUDA backend or without a visible GPU every CudaGraphs test skips; the eager half
+// of the PGD checks (the explicit loop equals pgd(), and every "must differ" threshold that keeps
+// the replay comparisons from being vacuous) also runs on the CPU in every build
+// (GraphHarnessOnCpu), with the same seeds, so the thresholds are proven before a GPU session.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/expect.h"
 #include "common/gpu_test.h"
-#include "engine/device.h"
-#include "engine/factories.h"
-#ifdef ATEBM_WITH_CUDA
 #include "at_ebm/method/pgd.h"
 #include "engine/autograd/engine.h"
 #include "engine/autograd/grad_mode.h"
-#include "engine/cuda/cuda_allocator.h"
-#include "engine/cuda/cuda_graph.h"
-#include "engine/cuda/stream.h"
+#include "engine/device.h"
+#include "engine/factories.h"
 #include "nn/layers/basic.h"
 #include "nn/layers/layers.h"
 #include "nn/models/model_config.h"
@@ -38,7 +39,10 @@
 #include "ops/math_mode.h"
 #include "ops/ops.h"
 #include "ops/pgd_update.h"
-#include "tests/common/expect.h"
+#ifdef ATEBM_WITH_CUDA
+#include "engine/cuda/cuda_allocator.h"
+#include "engine/cuda/cuda_graph.h"
+#include "engine/cuda/stream.h"
 #endif
 
 namespace atebm {
@@ -51,16 +55,13 @@ class CudaGraphs : public ::testing::Test {
   }
 };
 
-#ifndef ATEBM_WITH_CUDA
-// One test body so the suite exists (and reports its skip) in every build.
-TEST_F(CudaGraphs, SkippedWithoutCudaBackend) {}
-#else
+using atebm::test::max_abs_diff;
+
+#ifdef ATEBM_WITH_CUDA
 
 using cuda::CudaGraph;
 
 TensorOptions on_cuda() { return {.dtype = DType::Float32, .device = Device::cuda()}; }
-
-using atebm::test::max_abs_diff;
 
 TEST_F(CudaGraphs, ReplaysElementwiseWorkOnNewInputs) {
   const Tensor x = empty({1000}, on_cuda());
@@ -176,10 +177,12 @@ TEST_F(CudaGraphs, OutOfMemoryMessageGivesRequestInUseAndCached) {
   EXPECT_EQ(add(held, 1.0).numel(), 1 << 20) << "the device works after the failed allocation";
 }
 
+#endif  // ATEBM_WITH_CUDA
+
 // ---- K PGD steps captured ----
 
 // The CIFAR ResNet family (basic blocks, one per stage), 16×16 RGB input.
-std::shared_ptr<nn::Module> tiny_resnet() {
+std::shared_ptr<nn::Module> tiny_resnet(const Device& device) {
   nn::ResNetConfig cfg;
   cfg.block = "basic";
   cfg.layers = {1, 1, 1, 1};
@@ -188,13 +191,13 @@ std::shared_ptr<nn::Module> tiny_resnet() {
   Generator gen(3);
   auto m = std::make_shared<nn::ResNet>(cfg, gen);
   nn::freeze_batchnorm_stats(*m, true);
-  m->to(Device::cuda());
+  m->to(device);
   return m;
 }
 
 // conv → BN → ReLU → conv/2 → BN → ReLU → avg pool → linear: the same layer kinds without the
 // ResNet's input normalisation, so the graph machinery is checked on its own.
-std::shared_ptr<nn::Module> small_cnn() {
+std::shared_ptr<nn::Module> small_cnn(const Device& device) {
   Generator gen(4);
   auto m = std::make_shared<nn::Sequential>();
   m->push_back(std::make_shared<nn::Conv2d>(nn::Conv2dOptions{3, 8, 3, 1, 1, false}, gen));
@@ -207,7 +210,7 @@ std::shared_ptr<nn::Module> small_cnn() {
   m->push_back(std::make_shared<nn::Flatten>());
   m->push_back(std::make_shared<nn::Linear>(8, 2, gen));
   nn::freeze_batchnorm_stats(*m, true);
-  m->to(Device::cuda());
+  m->to(device);
   return m;
 }
 
@@ -228,60 +231,88 @@ void pgd_steps(const at_ebm::ScoreFn& f, const Tensor& x, const Tensor& x0, int6
   }
 }
 
-// TF32 off for the scope (the library default is on).
-struct Tf32Off {
-  Tf32Off() { set_allow_tf32(false); }
-  ~Tf32Off() { set_allow_tf32(true); }
+// TF32 off for the scope, then back to what it was (a process-wide switch: other tests of the
+// binary must not inherit this scope's value, nor this one theirs).
+class Tf32Off {
+ public:
+  Tf32Off() : was_(allow_tf32()) { set_allow_tf32(false); }
+  ~Tf32Off() { set_allow_tf32(was_); }
+  Tf32Off(const Tf32Off&) = delete;
+  Tf32Off& operator=(const Tf32Off&) = delete;
+
+ private:
+  bool was_;
 };
 
-// Captures K = 3 PGD steps of `model` on 4 images 3×16×16 and compares replays with eager runs.
-void expect_captured_pgd_matches_eager(nn::Module& model) {
+// K = 3 PGD steps of `model` (on `device`) on 4 images 3×16×16. On every device: the explicit
+// loop pgd_steps equals at_ebm::pgd, and the differences the replay checks rely on are large
+// (PGD moves the images, two starts end apart, the weight noise changes the result), or a stale
+// or empty replay would pass. On CUDA besides: the loop captured once replays equal to eager
+// runs from new starts and after the weights changed in place, without allocating.
+void expect_captured_pgd_matches_eager(nn::Module& model, const Device& device) {
   const Tf32Off tf32_off;  // eager and replay run the same kernels anyway; keeps the numbers tight
   const nn::NamedTensors params = model.named_parameters();
   const at_ebm::ScoreFn f = [&](const Tensor& x) { return nn::energy_logit(model, x); };
   constexpr int64_t kSteps = 3;
   const at_ebm::PgdOptions opt{.steps = kSteps, .step_size = 0.5};
   const PgdStep step{.step_size = opt.step_size};
+  const TensorOptions on{.dtype = DType::Float32, .device = device};
   Generator data(17), unused(0);
-  const Tensor start1 = rand({4, 3, 16, 16}, on_cuda(), &data);
-  const Tensor start2 = rand({4, 3, 16, 16}, on_cuda(), &data);
+  const Tensor start1 = rand({4, 3, 16, 16}, on, &data);
+  const Tensor start2 = rand({4, 3, 16, 16}, on, &data);
 
   // Fixed input/output tensors of the captured loop.
-  const Tensor x = empty(start1.shape(), on_cuda());
-  const Tensor x0 = empty(start1.shape(), on_cuda());
-  auto run_from = [&](const Tensor& s, CudaGraph* graph) {
+  const Tensor x = empty(start1.shape(), on);
+  const Tensor x0 = empty(start1.shape(), on);
+  auto load = [&](const Tensor& s) {
     copy_into(x, s);
     copy_into(x0, s);
-    if (graph) graph->replay();
-    else pgd_steps(f, x, x0, kSteps, step, params);
-    return clone(x);
   };
 
   // Warm-up, eagerly: cuDNN/cuBLAS handles, workspaces and algorithms, cached blocks. It is
   // also the explicit loop checked against pgd() itself.
   const Tensor eager1 = at_ebm::pgd(f, start1, opt, params, unused);
-  EXPECT_LE(max_abs_diff(run_from(start1, nullptr), eager1), 1e-5);
+  load(start1);
+  pgd_steps(f, x, x0, kSteps, step, params);
+  EXPECT_LE(max_abs_diff(clone(x), eager1), 1e-5);
   EXPECT_GT(max_abs_diff(eager1, start1), 1e-2) << "PGD did not move the images: the comparison is vacuous";
 
-  CudaGraph graph;
-  copy_into(x, start1);
-  copy_into(x0, start1);
-  graph.capture_begin();
-  pgd_steps(f, x, x0, kSteps, step, params);
-  graph.capture_end();
-  EXPECT_GT(graph.num_nodes(), 3 * 10) << "three forward + backward passes are more than 30 kernels";
+  // CUDA only: the loop from start s replayed from the graph, and the count of cudaMallocs.
+  std::function<Tensor(const Tensor&)> replay;
+  std::function<int64_t()> cuda_mallocs;
+#ifdef ATEBM_WITH_CUDA
+  std::optional<CudaGraph> graph;
+  if (device.is_cuda()) {
+    graph.emplace();
+    load(start1);
+    graph->capture_begin();
+    pgd_steps(f, x, x0, kSteps, step, params);
+    graph->capture_end();
+    EXPECT_GT(graph->num_nodes(), 3 * 10) << "three forward + backward passes are more than 30 kernels";
+    replay = [&](const Tensor& s) {
+      load(s);
+      graph->replay();
+      return clone(x);
+    };
+    cuda_mallocs = [] { return cuda::caching_allocator().stats().num_cuda_mallocs; };
+    // The capture took the warm-up's cached blocks into its pool: one eager run refills the
+    // shared cache, after which neither replays nor eager runs allocate.
+    EXPECT_LE(max_abs_diff(at_ebm::pgd(f, start1, opt, params, unused), eager1), 1e-5);
+  }
+#endif
+  const int64_t mallocs = cuda_mallocs ? cuda_mallocs() : 0;
 
-  // The capture took the warm-up's cached blocks into its pool: one eager run refills the
-  // shared cache, after which neither replays nor eager runs allocate.
-  EXPECT_LE(max_abs_diff(at_ebm::pgd(f, start1, opt, params, unused), eager1), 1e-5);
-  const int64_t mallocs = cuda::caching_allocator().stats().num_cuda_mallocs;
-
-  EXPECT_LE(max_abs_diff(run_from(start1, &graph), eager1), 1e-5);
+  if (replay) {
+    EXPECT_LE(max_abs_diff(replay(start1), eager1), 1e-5);
+  }
   const Tensor eager2 = at_ebm::pgd(f, start2, opt, params, unused);
-  EXPECT_LE(max_abs_diff(run_from(start2, &graph), eager2), 1e-5);
-  EXPECT_GT(max_abs_diff(eager2, eager1), 0.1);
-  EXPECT_EQ(cuda::caching_allocator().stats().num_cuda_mallocs, mallocs)
-      << "replays (and eager runs after a warm-up) must not allocate";
+  if (replay) {
+    EXPECT_LE(max_abs_diff(replay(start2), eager2), 1e-5);
+  }
+  EXPECT_GT(max_abs_diff(eager2, eager1), 0.1) << "two starts end alike: a replay of the old start would pass";
+  if (cuda_mallocs) {
+    EXPECT_EQ(cuda_mallocs(), mallocs) << "replays (and eager runs after a warm-up) must not allocate";
+  }
 
   // Parameters changed in place (as an optimiser step does) are read by the next replay. Noise,
   // not a scale: a ReLU network without biases is positively homogeneous, and PGD's normalised
@@ -290,20 +321,28 @@ void expect_captured_pgd_matches_eager(nn::Module& model) {
     NoGradGuard no_grad;
     Generator noise(23);
     for (const auto& [name, p] : params)
-      if (p.dim() == 4) add_(p, randn(p.shape(), on_cuda(), &noise), 0.1);
+      if (p.dim() == 4) add_(p, randn(p.shape(), on, &noise), 0.1);
   }
   const Tensor eager3 = at_ebm::pgd(f, start2, opt, params, unused);
   EXPECT_GT(max_abs_diff(eager3, eager2), 1e-3) << "changing the weights did not change PGD";
-  EXPECT_LE(max_abs_diff(run_from(start2, &graph), eager3), 1e-5);
+  if (replay) {
+    EXPECT_LE(max_abs_diff(replay(start2), eager3), 1e-5);
+  }
 }
 
-TEST_F(CudaGraphs, CapturedPgdLoopOfSmallCnnMatchesEager) { expect_captured_pgd_matches_eager(*small_cnn()); }
+TEST_F(CudaGraphs, CapturedPgdLoopOfSmallCnnMatchesEager) {
+  expect_captured_pgd_matches_eager(*small_cnn(Device::cuda()), Device::cuda());
+}
 
 // The model family of the method. Its forward starts with nn::Normalize, whose mean/std must
 // not be uploaded from the host inside the capture.
-TEST_F(CudaGraphs, CapturedPgdLoopOfResNetMatchesEager) { expect_captured_pgd_matches_eager(*tiny_resnet()); }
+TEST_F(CudaGraphs, CapturedPgdLoopOfResNetMatchesEager) {
+  expect_captured_pgd_matches_eager(*tiny_resnet(Device::cuda()), Device::cuda());
+}
 
-#endif  // ATEBM_WITH_CUDA
+// The same checks with nothing captured, on the CPU, in every build.
+TEST(GraphHarnessOnCpu, PgdLoopOfSmallCnn) { expect_captured_pgd_matches_eager(*small_cnn(Device::cpu()), Device::cpu()); }
+TEST(GraphHarnessOnCpu, PgdLoopOfResNet) { expect_captured_pgd_matches_eager(*tiny_resnet(Device::cpu()), Device::cpu()); }
 
 }  // namespace
 }  // namespace atebm

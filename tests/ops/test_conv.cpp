@@ -4,6 +4,8 @@
 // network end to end, and the error messages.
 #include <gtest/gtest.h>
 
+#include "common/gpu_test.h"
+
 #include "tests/common/expect.h"
 
 #include "engine/autograd/gradcheck.h"
@@ -371,7 +373,7 @@ TEST(Conv2d, BadInputsNameOpShapesAndParameters) {
 }
 
 TEST(Conv2d, DeviceMismatchNamesBothDevices) {
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  ATEBM_SKIP_WITHOUT_GPU();
   const Tensor x = zeros({1, 3, 5, 5}), w = zeros({2, 3, 3, 3}, {.device = Device::cuda()});
   expect_error([&] { conv2d(x, w); }, {"conv2d", "device", "cpu", "cuda"});
 }
