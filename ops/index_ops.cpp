@@ -3,6 +3,7 @@
 #include "engine/backend.h"
 #include "ops/cpu/index_cpu.h"
 #include "ops/cuda/index_cuda.h"
+#include "ops/kernels/index_math.h"
 #include "ops/detail.h"
 #include "ops/shape_ops.h"
 
@@ -31,7 +32,7 @@ Tensor checked_index(const char* op, const Tensor& index, int64_t n, const Tenso
   }
   const int64_t* p = idx.data<int64_t>();
   for (int64_t i = 0; i < idx.numel(); ++i)
-    if (p[i] < 0 || p[i] >= n) report_bad_index(op, p[i], i, n, like);
+    if (!kernels::index::in_range(p[i], n)) report_bad_index(op, p[i], i, n, like);
   return idx;
 }
 
@@ -117,6 +118,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 
 Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index, const Tensor& src) {
   detail::check_floating("index_add", src);
+  ATEBM_CHECK(!shape.empty(), "index_add: expected a target shape with at least 1 dim, got []");
   const int64_t d = wrap_dim(dim, static_cast<int64_t>(shape.size()), "index_add");
   ATEBM_CHECK(index.defined() && index.dim() == 1, "index_add: index must be 1-D");
   Shape expect = shape;
@@ -139,6 +141,7 @@ Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index, const Ten
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   detail::check_floating("gather", x);
+  ATEBM_CHECK(x.dim() >= 1, "gather: expected a tensor with at least 1 dim, got shape []");
   const int64_t d = wrap_dim(dim, x.dim(), "gather");
   ATEBM_CHECK(index.defined() && index.dim() == x.dim(), "gather: index must have x's rank {}, got shape {}",
               x.dim(), index.defined() ? shape_str(index.shape()) : "undefined");
@@ -163,6 +166,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
 
 Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& index, const Tensor& src) {
   detail::check_floating("scatter_add", src);
+  ATEBM_CHECK(!shape.empty(), "scatter_add: expected a target shape with at least 1 dim, got []");
   const int64_t d = wrap_dim(dim, static_cast<int64_t>(shape.size()), "scatter_add");
   ATEBM_CHECK(index.defined() && index.shape() == src.shape(),
               "scatter_add: index shape {} must equal src shape {}", index.defined() ? shape_str(index.shape()) : "undefined",

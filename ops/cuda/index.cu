@@ -15,10 +15,12 @@
 // work per column but has only outer·inner threads; the scan has outer·n·inner threads but does
 // O(n·m) work per column. The walk is used unless there are few columns and the scan stays
 // small (e.g. the index_add of upsample_nearest2d's backward: outer = N·C planes, inner = 1).
+// The views, offsets and range rule are ops/kernels/index_math.h's, shared with the CPU loops.
 #include "engine/cuda/basic_kernels_cuda.h"
 #include "engine/cuda/launch.cuh"
 #include "engine/factories.h"
 #include "ops/cuda/index_cuda.h"
+#include "ops/kernels/index_math.h"
 
 namespace atebm::cuda {
 namespace {
@@ -26,78 +28,52 @@ namespace {
 constexpr int64_t kFewColumns = 8192;        // below this many columns the walk under-fills the GPU
 constexpr int64_t kMaxScanWork = int64_t{1} << 30;  // outer·n·inner·m steps the scan may take
 
-struct Around {
-  int64_t outer = 1, n = 1, inner = 1;
-};
+namespace ix = kernels::index;
+using ix::AlongDim;
+using ix::around;
+using ix::Around;
+using ix::Position;
 
-// A 0-dim tensor is one element: [1, 1, 1].
-Around around(const Shape& shape, int64_t dim) {
-  Around a;
-  if (shape.empty()) return a;
-  for (int64_t d = 0; d < dim; ++d) a.outer *= shape[d];
-  a.n = shape[dim];
-  for (size_t d = dim + 1; d < shape.size(); ++d) a.inner *= shape[d];
-  return a;
-}
-
-// out [outer, n, inner], src [outer, m, inner]; the index of source (a, j, b) is
-// idx[a·ia + j·ij + b·ib] (index_add: one 1-D index shared by all columns, ia = ib = 0).
-struct ScatterView {
-  int64_t outer, n, m, inner;
-  int64_t ia, ij, ib;
-};
-
+// out [outer, m, inner] = x [outer, n, inner] at the paired rows: index_select (1-D index) and
+// gather (index of out's shape) differ only in the view.
 template <typename T>
-__global__ void index_select_kernel(T* out, const T* x, const int64_t* idx, int64_t total, int64_t k, int64_t n,
-                                    int64_t inner) {
-  for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < total; t += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t i = t % inner, q = t / inner, j = q % k, o = q / k;
-    out[t] = x[(o * n + idx[j]) * inner + i];
-  }
-}
-
-// out [outer, m, inner] = x [outer, n, inner] at rows idx (idx has out's shape).
-template <typename T>
-__global__ void gather_kernel(T* out, const T* x, const int64_t* idx, int64_t total, int64_t m, int64_t n,
-                              int64_t inner) {
-  for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < total; t += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t b = t % inner, a = t / inner / m;
-    out[t] = x[(a * n + idx[t]) * inner + b];
-  }
+__global__ void select_kernel(T* out, const T* x, const int64_t* idx, AlongDim v, int64_t total) {
+  for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < total; t += int64_t{gridDim.x} * blockDim.x)
+    out[t] = x[ix::paired_offset(v, idx, ix::position_of(t, v.m, v.inner))];
 }
 
 // One thread per column (a, b): sources in order j = 0, 1, ..., added into out.
 template <typename T>
-__global__ void scatter_columns_kernel(T* out, const T* src, const int64_t* idx, ScatterView v) {
+__global__ void scatter_columns_kernel(T* out, const T* src, const int64_t* idx, AlongDim v) {
   const int64_t cols = v.outer * v.inner;
   for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < cols; t += int64_t{gridDim.x} * blockDim.x) {
     const int64_t a = t / v.inner, b = t % v.inner;
-    T* dst = out + a * v.n * v.inner + b;
-    const T* s = src + a * v.m * v.inner + b;
-    const int64_t* ix = idx + a * v.ia + b * v.ib;
-    for (int64_t j = 0; j < v.m; ++j) dst[ix[j * v.ij] * v.inner] += s[j * v.inner];
+    for (int64_t j = 0; j < v.m; ++j) {
+      const Position p{a, j, b};
+      out[ix::paired_offset(v, idx, p)] += src[ix::operand_offset(v, p)];
+    }
   }
 }
 
 // One thread per destination (a, r, b): scans its column's sources in order, sums the hits.
 template <typename T>
-__global__ void scatter_scan_kernel(T* out, const T* src, const int64_t* idx, ScatterView v) {
+__global__ void scatter_scan_kernel(T* out, const T* src, const int64_t* idx, AlongDim v) {
   const int64_t total = v.outer * v.n * v.inner;
   for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < total; t += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t b = t % v.inner, q = t / v.inner, r = q % v.n, a = q / v.n;
-    const T* s = src + a * v.m * v.inner + b;
-    const int64_t* ix = idx + a * v.ia + b * v.ib;
+    const Position d = ix::position_of(t, v.n, v.inner);  // d.j: the destination row r
     T acc = 0;
-    for (int64_t j = 0; j < v.m; ++j)
-      if (ix[j * v.ij] == r) acc += s[j * v.inner];
+    for (int64_t j = 0; j < v.m; ++j) {
+      const Position p{d.a, j, d.b};
+      if (idx[ix::index_offset(v, p)] == d.j) acc += src[ix::operand_offset(v, p)];
+    }
     out[t] = acc;
   }
 }
 
-// Lowest position whose value lies outside [0, n); *first starts as all ones (= none).
+// Lowest position whose value breaks the range rule; *first starts as all ones (= none).
 __global__ void first_out_of_range_kernel(const int64_t* idx, int64_t count, int64_t n, unsigned long long* first) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x)
-    if (idx[i] < 0 || idx[i] >= n) atomicMin(first, static_cast<unsigned long long>(i));
+    if (!ix::in_range(idx[i], n)) atomicMin(first, static_cast<unsigned long long>(i));
 }
 
 void check_operand(const char* op, const Tensor& t, const Tensor& like, DType dtype) {
@@ -117,7 +93,7 @@ void check_around(const char* op, const Tensor& small, const Tensor& big, int64_
 }
 
 // out pre-zeroed; sources in increasing j per destination (see the file comment).
-void scatter(const char* op, const Tensor& out, const Tensor& src, const Tensor& index, const ScatterView& v) {
+void scatter(const char* op, const Tensor& out, const Tensor& src, const Tensor& index, const AlongDim& v) {
   const int64_t cols = v.outer * v.inner;
   if (cols == 0 || v.m == 0 || v.n == 0) return;
   const int64_t dests = cols * v.n;
@@ -145,14 +121,14 @@ void index_select(const Tensor& out, const Tensor& x, int64_t dim, const Tensor&
   check_around("index_select", out, x, dim);
   const int64_t total = out.numel();
   if (total == 0) return;
-  const Around ax = around(x.shape(), dim);
   const int64_t k = index.numel();
   ATEBM_CHECK(around(out.shape(), dim).n == k, "index_select (cuda): out {} does not hold {} selected rows",
               shape_str(out.shape()), k);
+  const AlongDim v = ix::shared_index_view(x.shape(), dim, k);
   DeviceGuard guard(out.device());
   ATEBM_DISPATCH_ALL(out.dtype(), "index_select", [&] {
-    index_select_kernel<scalar_t><<<grid_for(total), kThreads, 0, current_stream()>>>(
-        out.data<scalar_t>(), x.data<scalar_t>(), index.data<int64_t>(), total, k, ax.n, ax.inner);
+    select_kernel<scalar_t><<<grid_for(total), kThreads, 0, current_stream()>>>(
+        out.data<scalar_t>(), x.data<scalar_t>(), index.data<int64_t>(), v, total);
     ATEBM_CUDA_CHECK_LAUNCH();
   });
 }
@@ -164,9 +140,7 @@ void index_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor
   check_around("index_add", src, out, dim);
   ATEBM_CHECK(around(src.shape(), dim).n == index.numel(), "index_add (cuda): src {} does not hold {} rows",
               shape_str(src.shape()), index.numel());
-  const Around ao = around(out.shape(), dim);
-  scatter("index_add", out, src, index,
-          {.outer = ao.outer, .n = ao.n, .m = index.numel(), .inner = ao.inner, .ia = 0, .ij = 1, .ib = 0});
+  scatter("index_add", out, src, index, ix::shared_index_view(out.shape(), dim, index.numel()));
 }
 
 void gather(const Tensor& out, const Tensor& x, int64_t dim, const Tensor& index) {
@@ -178,12 +152,11 @@ void gather(const Tensor& out, const Tensor& x, int64_t dim, const Tensor& index
   check_around("gather", index, x, dim);
   const int64_t total = index.numel();
   if (total == 0) return;
-  const Around ax = around(x.shape(), dim);
-  const int64_t m = around(index.shape(), dim).n;
+  const AlongDim v = ix::per_element_view(x.shape(), index.shape(), dim);
   DeviceGuard guard(out.device());
   ATEBM_DISPATCH_FLOATING(out.dtype(), "gather", [&] {
-    gather_kernel<scalar_t><<<grid_for(total), kThreads, 0, current_stream()>>>(
-        out.data<scalar_t>(), x.data<scalar_t>(), index.data<int64_t>(), total, m, ax.n, ax.inner);
+    select_kernel<scalar_t><<<grid_for(total), kThreads, 0, current_stream()>>>(
+        out.data<scalar_t>(), x.data<scalar_t>(), index.data<int64_t>(), v, total);
     ATEBM_CUDA_CHECK_LAUNCH();
   });
 }
@@ -195,10 +168,7 @@ void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tens
   ATEBM_CHECK(src.shape() == index.shape(), "scatter_add (cuda): src {} and index {} differ", shape_str(src.shape()),
               shape_str(index.shape()));
   check_around("scatter_add", index, out, dim);
-  const Around ao = around(out.shape(), dim);
-  const int64_t m = around(index.shape(), dim).n;
-  scatter("scatter_add", out, src, index,
-          {.outer = ao.outer, .n = ao.n, .m = m, .inner = ao.inner, .ia = m * ao.inner, .ij = ao.inner, .ib = 1});
+  scatter("scatter_add", out, src, index, ix::per_element_view(out.shape(), index.shape(), dim));
 }
 
 BadIndex find_out_of_range(const Tensor& index, int64_t n) {

@@ -177,6 +177,17 @@ TEST(OpErrors, IndexSelectIndexOutOfRange) {
   expect_error([&] { index_select(zeros({4, 3}), 0, idx); }, {"index_select", "5", "[4, 3]"});
 }
 
+TEST(OpErrors, IndexOpsRejectZeroDimTensors) {
+  // dim 0 of a 0-dim tensor is accepted by wrap_dim (as in PyTorch), but these ops read the
+  // size of that dim: they must refuse instead of reading past an empty shape.
+  const Tensor scalar_idx = from_vector<int64_t>({0}, {}, {.dtype = DType::Int64});
+  const Tensor idx1 = from_vector<int64_t>({0}, {1}, {.dtype = DType::Int64});
+  expect_error([&] { gather(zeros({}), 0, scalar_idx); }, {"gather", "at least 1 dim"});
+  expect_error([&] { scatter_add({}, 0, scalar_idx, zeros({})); }, {"scatter_add", "at least 1 dim"});
+  expect_error([&] { index_add({}, 0, idx1, zeros({1})); }, {"index_add", "at least 1 dim"});
+  expect_error([&] { index_select(zeros({}), 0, idx1); }, {"index_select", "at least 1 dim"});
+}
+
 TEST(OpErrors, ReshapeWrongNumel) {
   expect_error([] { reshape(zeros({2, 3}), {4, 2}); }, {"reshape", "[4, 2]", "[2, 3]"});
 }
