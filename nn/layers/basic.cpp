@@ -1,5 +1,8 @@
 #include "nn/layers/basic.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include "ops/ops.h"
 
 namespace atebm::nn {
@@ -37,12 +40,15 @@ Normalize::Normalize(std::vector<double> mean, std::vector<double> std) : mean_(
 Tensor Normalize::forward(const Tensor& x) {
   const auto c = static_cast<int64_t>(mean_.size());
   ATEBM_CHECK(x.dim() == 4 && x.size(1) == c, "Normalize: expected [N, {}, H, W], got {}", c, shape_str(x.shape()));
-  if (!mean_t_.defined() || mean_t_.dtype() != x.dtype() || mean_t_.device() != x.device()) {
+  auto it = std::find_if(constants_.begin(), constants_.end(),
+                         [&](const Constants& k) { return k.device == x.device() && k.dtype == x.dtype(); });
+  if (it == constants_.end()) {
     const TensorOptions opt{.dtype = x.dtype(), .device = x.device()};
-    mean_t_ = from_vector<double>(mean_, {1, c, 1, 1}, opt);
-    std_t_ = from_vector<double>(std_, {1, c, 1, 1}, opt);
+    constants_.push_back({x.device(), x.dtype(), from_vector<double>(mean_, {1, c, 1, 1}, opt),
+                          from_vector<double>(std_, {1, c, 1, 1}, opt)});
+    it = std::prev(constants_.end());
   }
-  return div(sub(x, mean_t_), std_t_);
+  return div(sub(x, it->mean), it->std);
 }
 
 }  // namespace atebm::nn

@@ -57,10 +57,16 @@ class Normalize final : public Module {
 
  private:
   std::vector<double> mean_, std_;
-  // [1, C, 1, 1] constants in the dtype and on the device of the last input, made once: an upload
-  // per forward would synchronise the GPU stream twice a forward and make a forward impossible to
-  // capture in a CUDA graph.
-  Tensor mean_t_, std_t_;
+  // [1, C, 1, 1] constants, made once per (device, dtype) of the inputs seen: an upload per
+  // forward would synchronise the GPU stream twice a forward and make a forward impossible to
+  // capture in a CUDA graph. Kept for the module's lifetime (never replaced), because a captured
+  // graph keeps reading the ones it was recorded with.
+  struct Constants {
+    Device device;
+    DType dtype;
+    Tensor mean, std;
+  };
+  std::vector<Constants> constants_;
 };
 
 }  // namespace atebm::nn

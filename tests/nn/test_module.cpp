@@ -121,4 +121,9 @@ TEST(Module, NormalizeMatchesFormulaAndChecksChannels) {
   EXPECT_DOUBLE_EQ(y[5], (5 - 0.25) / 0.5);
   EXPECT_THROW(norm(zeros({1, 3, 2, 2})), Error);
   EXPECT_TRUE(norm.state_dict().empty());
+  // Inputs alternating between dtypes use one set of constants each (float32, then float64
+  // again), with the same results.
+  const auto y32 = norm(to(x, DType::Float32)).to_vector<float>();
+  EXPECT_FLOAT_EQ(y32[5], static_cast<float>((5 - 0.25) / 0.5));
+  EXPECT_EQ(norm(x).to_vector<double>(), y);
 }
