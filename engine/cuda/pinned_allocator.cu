@@ -153,6 +153,7 @@ void PinnedAllocator::drop_finished_uses_locked(Block& b) {
     if (err == cudaSuccess) {
       done.push_back(u);
     } else if (err == cudaErrorNotReady) {
+      (void)cudaGetLastError();  // "not ready" is a status, not an error: keep it out of the next launch check
       pending.push_back(u);
     } else {
       fail_cuda("cudaEventQuery (copy from a pinned block)", err);  // report rather than reuse the block

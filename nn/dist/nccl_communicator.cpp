@@ -53,7 +53,10 @@ class NcclRequest final : public CollectiveRequest {
   bool test() override {
     if (done_ == nullptr) return true;
     const cudaError_t e = cudaEventQuery(done_);
-    if (e == cudaErrorNotReady) return false;
+    if (e == cudaErrorNotReady) {
+      (void)cudaGetLastError();  // a status, not an error: keep it out of the next launch check
+      return false;
+    }
     ATEBM_CUDA_CHECK(e);
     return true;
   }
