@@ -12,55 +12,26 @@
 
 #include "engine/parallel.h"
 #include "engine/shape.h"
+#include "engine/strided_geometry.h"
 
 namespace atebm::cpu {
 
 constexpr int64_t kElementwiseGrain = 32768;
-
-template <size_t N>
-struct LoopGeometry {
-  int nd = 0;
-  int64_t sizes[16] = {};
-  int64_t strides[N][16] = {};
-};
-
-template <size_t N>
-LoopGeometry<N> coalesce(const Shape& shape, const std::array<const int64_t*, N>& strides) {
-  ATEBM_CHECK(shape.size() <= 16, "tensors with more than 16 dims are not supported (got {})",
-              shape.size());
-  LoopGeometry<N> g;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;  // size-1 dims never move any pointer
-    if (g.nd > 0) {
-      // Merge with the previous (outer) dim when outer stride == inner stride * inner size.
-      bool mergeable = true;
-      for (size_t k = 0; k < N; ++k)
-        mergeable &= g.strides[k][g.nd - 1] == strides[k][d] * shape[d];
-      if (mergeable) {
-        g.sizes[g.nd - 1] *= shape[d];
-        for (size_t k = 0; k < N; ++k) g.strides[k][g.nd - 1] = strides[k][d];
-        continue;
-      }
-    }
-    g.sizes[g.nd] = shape[d];
-    for (size_t k = 0; k < N; ++k) g.strides[k][g.nd] = strides[k][d];
-    ++g.nd;
-  }
-  if (g.nd == 0) {  // a scalar or all-ones shape: one element
-    g.nd = 1;
-    g.sizes[0] = 1;
-    for (size_t k = 0; k < N; ++k) g.strides[k][0] = 1;
-  }
-  return g;
-}
 
 template <size_t N, typename Body>
 void strided_loop(const Shape& shape, const std::array<const int64_t*, N>& strides, Body&& body,
                   int64_t grain = kElementwiseGrain) {
   const int64_t total = numel_of(shape);
   if (total == 0) return;
-  const LoopGeometry<N> g = coalesce<N>(shape, strides);
-  const int inner_dim = g.nd - 1;
+  // Dims coalesced as the CUDA kernels coalesce them (engine/strided_geometry.h); a single
+  // element (every dim of size 1) becomes one dim of size 1 so the loop below has an inner dim.
+  Geometry<static_cast<int>(N)> g = make_geometry<static_cast<int>(N)>(shape, strides, "elementwise");
+  if (g.ndim == 0) {
+    g.ndim = 1;
+    g.sizes[0] = 1;
+    for (size_t k = 0; k < N; ++k) g.strides[k][0] = 1;
+  }
+  const int inner_dim = g.ndim - 1;
   const int64_t inner = g.sizes[inner_dim];
   std::array<int64_t, N> inner_stride;
   for (size_t k = 0; k < N; ++k) inner_stride[k] = g.strides[k][inner_dim];

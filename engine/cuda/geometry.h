@@ -1,70 +1,23 @@
 #pragma once
-// Geometry<N>: N operands of one logical shape with arbitrary strides (broadcast dims have stride
-// 0), in the form the strided CUDA kernels take by value. Plain C++ (no CUDA include), so the
-// index arithmetic every strided kernel relies on is unit-tested on the CPU
-// (tests/engine/test_geometry.cpp) even where no GPU is.
-//
-// make_geometry drops size-1 dims and merges neighbouring dims that are contiguous with each
-// other in every operand, so a contiguous tensor becomes 1-d (no divisions per element) and
-// shapes with more than kMaxDims dims usually still fit. offsets_of turns a logical row-major
-// index into each operand's element offset.
+// The strided-index geometry as the CUDA kernels use it (plain C++, no CUDA include, so the CPU
+// tests include it too): engine/strided_geometry.h, built from tensors' stride vectors, with
+// errors naming the op as "op (cuda)".
 #include <array>
-#include <cstdint>
+#include <cstddef>
 
-#include "engine/error.h"
-#include "engine/host_device.h"
-#include "engine/shape.h"
+#include "engine/strided_geometry.h"
 
 namespace atebm::cuda {
 
-constexpr int kMaxDims = 16;
+using atebm::Geometry;
+using atebm::kMaxDims;
+using atebm::offsets_of;
 
-template <int N>
-struct Geometry {
-  int ndim = 0;
-  int64_t sizes[kMaxDims];
-  int64_t strides[N][kMaxDims];  // in elements
-};
-
-/// strides[k]: operand k's strides for `shape` (same length). `op` names the caller in errors.
 template <int N>
 inline Geometry<N> make_geometry(const Shape& shape, const std::array<const Shape*, N>& strides, const char* op) {
-  Geometry<N> g;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;
-    if (g.ndim > 0) {
-      // Dim d folds into the previous kept dim when, in every operand, stepping the previous
-      // dim once equals stepping d through all its values.
-      const int last = g.ndim - 1;
-      bool merge = true;
-      for (int k = 0; k < N; ++k) merge = merge && g.strides[k][last] == (*strides[k])[d] * shape[d];
-      if (merge) {
-        g.sizes[last] *= shape[d];
-        for (int k = 0; k < N; ++k) g.strides[k][last] = (*strides[k])[d];
-        continue;
-      }
-    }
-    ATEBM_CHECK(g.ndim < kMaxDims, "{} (cuda): shape {} has more than {} non-mergeable dims", op,
-                shape_str(shape), kMaxDims);
-    g.sizes[g.ndim] = shape[d];
-    for (int k = 0; k < N; ++k) g.strides[k][g.ndim] = (*strides[k])[d];
-    ++g.ndim;
-  }
-  return g;
-}
-
-/// Element offsets of logical (row-major) index i in each operand.
-template <int N>
-ATEBM_HD void offsets_of(const Geometry<N>& g, int64_t i, int64_t (&off)[N]) {
-  for (int k = 0; k < N; ++k) off[k] = 0;
-  for (int d = g.ndim - 1; d > 0; --d) {
-    const int64_t idx = i % g.sizes[d];
-    i /= g.sizes[d];
-    for (int k = 0; k < N; ++k) off[k] += idx * g.strides[k][d];
-  }
-  if (g.ndim > 0) {
-    for (int k = 0; k < N; ++k) off[k] += i * g.strides[k][0];
-  }
+  std::array<const int64_t*, static_cast<size_t>(N)> rows;
+  for (int k = 0; k < N; ++k) rows[k] = strides[k]->data();
+  return atebm::make_geometry<N>(shape, rows, op, " (cuda)");
 }
 
 }  // namespace atebm::cuda

@@ -3,7 +3,7 @@
 // only, after engine/cuda/cuda_check.h).
 //   grid_for(n) / kThreads   a grid-stride loop's launch shape (256-thread blocks, grid capped)
 //   DeviceGuard              makes a tensor's device current for a scope
-//   Geometry<N>, make_geometry, offsets_of (engine/cuda/geometry.h, plain C++)
+//   Geometry<N>, make_geometry, offsets_of   (engine/cuda/geometry.h; the CPU loop uses the same)
 //                            N operands of one logical shape with arbitrary (e.g. broadcast,
 //                            stride 0) strides: size-1 dims dropped, mergeable dims merged, and
 //                            the element offsets of logical index i

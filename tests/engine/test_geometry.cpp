@@ -1,4 +1,5 @@
-// The index arithmetic of every strided CUDA kernel (engine/cuda/geometry.h), checked on the CPU:
+// The index arithmetic of every strided kernel, CPU loop and CUDA alike (engine/strided_geometry.h,
+// through the CUDA side's engine/cuda/geometry.h), checked on the CPU:
 // for random shapes and operand layouts (contiguous, broadcast with stride 0, permuted, narrowed
 // views), offsets_of over make_geometry's merged dims must give, for every logical index, the
 // same element offset in each operand as unravelling the index over the original shape.
