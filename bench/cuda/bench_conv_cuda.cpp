@@ -58,7 +58,6 @@ namespace {
 #ifdef ATEBM_WITH_CUDA
 
 using atebm::Tensor;
-using atebm::bench::GpuTimer;
 using atebm::cuda::ConvPass;
 
 #define BENCH_CUDNN_CHECK(call)                                                                                  \
@@ -207,7 +206,7 @@ class MathModeGuard {
 };
 
 void BM_conv_cuda(benchmark::State& state, ConvShape s, int64_t batch, bool tf32, ConvPass pass, Way way) {
-  try {
+  atebm::bench::report_errors(state, [&] {
     const MathModeGuard mode(tf32, atebm::ConvAlgo::Cudnn);
     const int64_t pad = s.k / 2;
     const atebm::Conv2dParams p{.stride = {s.stride, s.stride}, .padding = {pad, pad}};
@@ -270,22 +269,10 @@ void BM_conv_cuda(benchmark::State& state, ConvShape s, int64_t batch, bool tf32
       state.SetLabel("cudnn algo " + std::to_string(c.algo) + " math " + std::to_string(c.math_type) + " ws " +
                      std::to_string(c.workspace_bytes >> 10) + " KiB");
     }
-    GpuTimer timer;
-    double seconds = 0.0;
-    for (auto _ : state) {
-      timer.start();
-      const Tensor r = call();
-      const double t = timer.stop_seconds();
-      benchmark::DoNotOptimize(r.raw_data());
-      state.SetIterationTime(t);
-      seconds += t;
-    }
+    const double seconds = atebm::bench::timed_iterations(state, call);
     const double flops = 2.0 * batch * s.c_out * s.c_in * s.k * s.k * geo.h_out() * geo.w_out();
     state.counters["TFLOP/s"] = flops * static_cast<double>(state.iterations()) / seconds / 1e12;
-  } catch (const std::exception& e) {
-    (void)cudaGetLastError();  // or the next benchmark's first launch check reports this error again
-    state.SkipWithError(e.what());
-  }
+  });
 }
 
 void register_conv_benchmarks() {

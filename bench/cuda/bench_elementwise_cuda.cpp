@@ -57,25 +57,13 @@ namespace {
 #ifdef ATEBM_WITH_CUDA
 
 using atebm::bench::GpuTimer;
+using atebm::bench::report_errors;
+using atebm::bench::timed_iterations;
 
 bool skip_without_gpu(benchmark::State& state) {
   if (cuda_device_count() > 0) return false;
   state.SkipWithError("no CUDA device visible");
   return true;
-}
-
-// Runs body(); an exception (an op or CUDA call that fails on this GPU) becomes this benchmark's
-// error instead of escaping the benchmark function, which would terminate the binary and lose
-// every benchmark after it (and the end of the JSON file). The runtime's last-error slot is
-// cleared so that the next benchmark's first launch check does not report the same error again.
-template <typename Body>
-void report_errors(benchmark::State& state, Body body) {
-  try {
-    body();
-  } catch (const std::exception& e) {
-    (void)cudaGetLastError();
-    state.SkipWithError(e.what());
-  }
 }
 
 constexpr TensorOptions kGpu{.dtype = DType::Float32, .device = Device{DeviceType::CUDA, 0}};
@@ -110,16 +98,7 @@ void run_bandwidth(benchmark::State& state, int64_t n, double bytes, Op op) {
   const double ceiling = copy_gbps(n);
   benchmark::DoNotOptimize(op());  // warm-up: the output's block is cached from here on
   cuda::synchronize();
-  GpuTimer timer;
-  double seconds = 0.0;
-  for (auto _ : state) {
-    timer.start();
-    const Tensor out = op();
-    const double s = timer.stop_seconds();
-    benchmark::DoNotOptimize(out.raw_data());
-    state.SetIterationTime(s);
-    seconds += s;
-  }
+  const double seconds = timed_iterations(state, op);
   const double gbps = bytes * static_cast<double>(state.iterations()) / seconds / 1e9;
   state.counters["GB/s"] = gbps;
   state.counters["pct_of_copy"] = 100.0 * gbps / ceiling;

@@ -1,7 +1,14 @@
 #pragma once
-// GPU time of the work queued between start() and stop_seconds(), from two CUDA events recorded
-// on the engine's stream (engine/cuda/stream.h): the benchmarks' clock
-// (state.SetIterationTime with UseManualTime). CUDA builds only.
+// The GPU benchmarks' clock and error rule. CUDA builds only.
+//   GpuTimer          GPU time of the work queued between start() and stop_seconds(), from two
+//                     CUDA events recorded on the engine's stream (engine/cuda/stream.h)
+//   timed_iterations  the benchmark loop: each iteration's GPU time is its manual time
+//                     (state.SetIterationTime with UseManualTime); returns the total
+//   report_errors     an exception becomes this benchmark's error instead of ending the binary
+#include <benchmark/benchmark.h>
+
+#include <exception>
+
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/stream.h"
 
@@ -32,5 +39,35 @@ class GpuTimer {
  private:
   cudaEvent_t start_ = nullptr, stop_ = nullptr;
 };
+
+// Times call() (which returns a Tensor) per benchmark iteration; returns the total seconds.
+template <typename Call>
+double timed_iterations(benchmark::State& state, Call call) {
+  GpuTimer timer;
+  double seconds = 0.0;
+  for (auto _ : state) {
+    timer.start();
+    const auto result = call();
+    const double t = timer.stop_seconds();
+    benchmark::DoNotOptimize(result.raw_data());
+    state.SetIterationTime(t);
+    seconds += t;
+  }
+  return seconds;
+}
+
+// Runs body(); an exception (an op or CUDA call that fails on this GPU) becomes this benchmark's
+// error instead of escaping the benchmark function, which would terminate the binary and lose
+// every benchmark after it (and the end of the JSON file). The runtime's last-error slot is
+// cleared so that the next benchmark's first launch check does not report the same error again.
+template <typename Body>
+void report_errors(benchmark::State& state, Body body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    (void)cudaGetLastError();
+    state.SkipWithError(e.what());
+  }
+}
 
 }  // namespace atebm::bench
