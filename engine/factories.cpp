@@ -237,4 +237,6 @@ Tensor copy_to(const Tensor& t, Device device, DType dtype) {
   return out;
 }
 
+Tensor contiguous_raw(const Tensor& t) { return t.is_contiguous() ? t : copy_to(t, t.device(), t.dtype()); }
+
 }  // namespace atebm

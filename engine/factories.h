@@ -44,6 +44,9 @@ Tensor scalar_tensor(double value, TensorOptions opt = {});
 /// A contiguous copy of `t` on `device` with dtype `dtype` (no autograd; see ops/ for the
 /// differentiable to()).
 Tensor copy_to(const Tensor& t, Device device, DType dtype);
+/// `t` itself when it is contiguous, else a contiguous copy on its device in its dtype: the dense
+/// operand a raw kernel needs (no autograd).
+Tensor contiguous_raw(const Tensor& t);
 
 /// Element-wise copy src → dst (same shape, any strides/dtypes/devices). Bumps dst's version.
 void copy_into(const Tensor& dst, const Tensor& src);

@@ -97,7 +97,7 @@ Tensor nonzero_flat(const Tensor& t) {
     const Tensor positions = cpu::nonzero_flat(copy_to(t, Device::cpu(), t.dtype()));
     return copy_to(positions, t.device(), DType::Int64);
   }
-  return cpu::nonzero_flat(t.is_contiguous() ? t : copy_to(t, t.device(), t.dtype()));
+  return cpu::nonzero_flat(contiguous_raw(t));
 }
 
 Tensor masked_select(const Tensor& x, const Tensor& mask) {

@@ -65,7 +65,6 @@ void check_tensor(const char* op, const Tensor& t, const char* what, const Tenso
 }
 
 // The raw kernels read contiguous arrays; other layouts are copied (no history needed here).
-Tensor dense(const Tensor& t) { return t.is_contiguous() ? t : copy_to(t, t.device(), t.dtype()); }
 
 template <typename T>
 const T* ptr(const Tensor& t) {
@@ -88,7 +87,7 @@ void forward_cuda(const cpu::Conv2dGeometry& geo, const Tensor& x, const Tensor&
 
 Tensor forward_raw(const cpu::Conv2dGeometry& geo, const Tensor& x, const Tensor& w, const Tensor& b) {
   Tensor y = detail::new_like(x, output_shape(geo));
-  const Tensor xc = dense(x), wc = dense(w), bc = b.defined() ? dense(b) : Tensor();
+  const Tensor xc = contiguous_raw(x), wc = contiguous_raw(w), bc = b.defined() ? contiguous_raw(b) : Tensor();
   if (x.device().is_cuda()) {
     ATEBM_CUDA_CALL("conv2d", x.dtype() == DType::Float32 ? forward_cuda<float>(geo, xc, wc, bc, y)
                                                           : forward_cuda<double>(geo, xc, wc, bc, y));
@@ -102,7 +101,7 @@ Tensor forward_raw(const cpu::Conv2dGeometry& geo, const Tensor& x, const Tensor
 
 Tensor grad_input_raw(const cpu::Conv2dGeometry& geo, const Tensor& g, const Tensor& w) {
   Tensor dx = detail::new_like(g, {geo.n, geo.c_in, geo.h, geo.w});
-  const Tensor gc = dense(g), wc = dense(w);
+  const Tensor gc = contiguous_raw(g), wc = contiguous_raw(w);
   if (g.device().is_cuda()) {
     ATEBM_CUDA_CALL("conv2d_grad_input",
                     g.dtype() == DType::Float32
@@ -120,7 +119,7 @@ Tensor grad_input_raw(const cpu::Conv2dGeometry& geo, const Tensor& g, const Ten
 
 Tensor grad_weight_raw(const cpu::Conv2dGeometry& geo, const Tensor& x, const Tensor& g) {
   Tensor dw = detail::new_like(x, {geo.c_out, geo.c_in / geo.groups, geo.kh, geo.kw});
-  const Tensor xc = dense(x), gc = dense(g);
+  const Tensor xc = contiguous_raw(x), gc = contiguous_raw(g);
   if (x.device().is_cuda()) {
     ATEBM_CUDA_CALL("conv2d_grad_weight",
                     x.dtype() == DType::Float32

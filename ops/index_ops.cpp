@@ -36,7 +36,6 @@ Tensor checked_index(const char* op, const Tensor& index, int64_t n, const Tenso
   return idx;
 }
 
-Tensor contiguous_raw(const Tensor& x) { return x.is_contiguous() ? x : copy_to(x, x.device(), x.dtype()); }
 
 }  // namespace
 

@@ -163,8 +163,7 @@ void adam_update_(const Tensor& p, const Tensor& g, const Tensor& m, const Tenso
   for (const Tensor* o : {&p, &m, &v}) check_no_partial_overlap(op, *o, g);
 
   // The fused kernel wants flat memory: work on contiguous copies of whatever is strided.
-  auto flat = [](const Tensor& t) { return t.is_contiguous() ? t : copy_to(t, t.device(), t.dtype()); };
-  const Tensor pc = flat(p), gc = flat(g), mc = flat(m), vc = flat(v);
+  const Tensor pc = contiguous_raw(p), gc = contiguous_raw(g), mc = contiguous_raw(m), vc = contiguous_raw(v);
   ATEBM_DISPATCH_FLOATING(p.dtype(), op, [&] {
     if (p.device().is_cuda()) {
       ATEBM_CUDA_CALL(op, cuda::adam_update<scalar_t>(pc.data<scalar_t>(), gc.data<scalar_t>(), mc.data<scalar_t>(),

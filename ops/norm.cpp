@@ -25,7 +25,6 @@ void check_channel_param(const Tensor& p, const char* what, const Tensor& x) {
               p.dtype(), p.device(), shape_str(x.shape()), x.dtype(), x.device());
 }
 
-Tensor contiguous_raw(const Tensor& x) { return x.is_contiguous() ? x : copy_to(x, x.device(), x.dtype()); }
 
 struct Layout {
   Shape param_shape;           // [1, C, 1, 1] or [1, C]: a channel vector broadcast against x

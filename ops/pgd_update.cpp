@@ -60,7 +60,6 @@ Tensor expanded_mask(const Tensor& x, const Tensor& mask) {
   return m;
 }
 
-Tensor contiguous_copy(const Tensor& t) { return t.is_contiguous() ? t : copy_to(t, t.device(), t.dtype()); }
 
 }  // namespace
 
@@ -70,9 +69,9 @@ void pgd_update_(const Tensor& x, const Tensor& g, const Tensor& x0, const PgdSt
   const Tensor m = mask.defined() ? expanded_mask(x, mask) : Tensor();
   if (x.numel() == 0) return;
 
-  const Tensor xc = contiguous_copy(x), gc = contiguous_copy(g);
+  const Tensor xc = contiguous_raw(x), gc = contiguous_raw(g);
   // x0 may be x itself: then the kernel must read the same buffer it writes.
-  const Tensor x0c = x0.is_same(x) || (x0.storage() == x.storage()) ? xc : contiguous_copy(x0);
+  const Tensor x0c = x0.is_same(x) || (x0.storage() == x.storage()) ? xc : contiguous_raw(x0);
   const int64_t n = x.size(0), d = x.numel() / n;
   ATEBM_DISPATCH_FLOATING(x.dtype(), kOp, [&] {
     using T = scalar_t;

@@ -60,7 +60,6 @@ void check_windows_hit_input(const char* op, const Shape& xs, const cpu::Pool2dG
     }
 }
 
-Tensor contiguous_raw(const Tensor& x) { return x.is_contiguous() ? x : copy_to(x, x.device(), x.dtype()); }
 
 }  // namespace
 

@@ -17,7 +17,6 @@ void check_image(const char* op, const Shape& xs, int64_t out_h, int64_t out_w) 
               out_w, shape_str(xs));
 }
 
-Tensor contiguous_raw(const Tensor& x) { return x.is_contiguous() ? x : copy_to(x, x.device(), x.dtype()); }
 
 }  // namespace
 

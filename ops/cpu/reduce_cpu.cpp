@@ -88,7 +88,7 @@ void reduce_sum(const Tensor& out, const Tensor& x, const std::vector<bool>& red
 }
 
 void reduce_max_min(bool is_max, const Tensor& values, const Tensor& indices, const Tensor& x, int64_t dim) {
-  const Tensor xc = x.is_contiguous() ? x : copy_to(x, x.device(), x.dtype());
+  const Tensor xc = contiguous_raw(x);
   int64_t outer = 1, inner = 1;
   for (int64_t d = 0; d < dim; ++d) outer *= x.shape()[d];
   for (int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.shape()[d];

@@ -175,7 +175,6 @@ __global__ void extreme_row_warp_kernel(bool is_max, const T* x, int64_t outer, 
 unsigned grid_for_warps(int64_t rows) { return grid_for(rows * kWarp); }
 unsigned grid_for_blocks(int64_t rows) { return static_cast<unsigned>(std::min<int64_t>(rows, 65536)); }
 
-Tensor contiguous_raw(const Tensor& x) { return x.is_contiguous() ? x : copy_to(x, x.device(), x.dtype()); }
 
 using kernels::sum_layout;
 using kernels::SumLayout;

@@ -20,7 +20,7 @@ SumLayout sum_layout(const Tensor& x, const std::vector<bool>& reduce) {
   }
   SumLayout l;
   if (runs <= 1) {
-    l.xc = x.is_contiguous() ? x : copy_to(x, x.device(), x.dtype());
+    l.xc = contiguous_raw(x);
     bool seen_r = false;
     for (int64_t d = 0; d < nd; ++d) {
       const int64_t s = x.shape()[d];
