@@ -1,7 +1,7 @@
 #pragma once
 // Throwing checks for CUDA runtime calls (CUDA translation units and CUDA-aware .cpp files only).
 //   ATEBM_CUDA_CHECK(cudaMemcpy(d, s, n, cudaMemcpyHostToDevice));
-//   my_kernel<<<grid, block, 0, current_stream()>>>(...);
+//   ATEBM_LAUNCH(grid, block, 0, current_stream(), my_kernel<T>)(args...);
 //   ATEBM_CUDA_CHECK_LAUNCH();   // launch-configuration errors surface here, not at the launch
 // Errors become atebm::Error carrying the call text, CUDA's name and description of the error,
 // and the source location, so a failure deep in a training loop says exactly which call broke.
@@ -29,5 +29,15 @@
     }                                                                                            \
   } while (0)
 
-// After a <<<...>>> launch: reports (and clears) a launch error without synchronising.
+// A kernel launch: my_kernel<T><<<grid, block, smem, stream>>>(args...) under nvcc. Written as a
+// macro because with -DATEBM_CUDA_EMULATION=ON the same .cu files compile as C++ against
+// cuda_emu/ (the CUDA runtime emulated on the CPU, for tests without a GPU), where a launch is a
+// call that runs the kernel once per thread of the grid.
+#if defined(ATEBM_CUDA_EMULATION)
+#define ATEBM_LAUNCH(grid, block, smem, stream, ...) CUDA_EMU_LAUNCH(grid, block, smem, stream, __VA_ARGS__)
+#else
+#define ATEBM_LAUNCH(grid, block, smem, stream, ...) __VA_ARGS__<<<grid, block, smem, stream>>>
+#endif
+
+// After a launch: reports (and clears) a launch error without synchronising.
 #define ATEBM_CUDA_CHECK_LAUNCH() ATEBM_CUDA_CHECK(cudaGetLastError())

@@ -9,7 +9,8 @@
 //                            the element offsets of logical index i
 //   block_sum                a deterministic block-wide sum in double
 //   check_cuda_tensor / check_contiguous_out   argument checks with the op's name
-// Launch every kernel on the engine's stream: kernel<<<grid_for(n), kThreads, 0, current_stream()>>>.
+// Launch every kernel on the engine's stream:
+//   ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), kernel<T>)(args...);
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -52,7 +53,7 @@ __device__ inline double block_sum(double v) {
   s[threadIdx.x] = v;
   __syncthreads();
   for (int w = kThreads / 2; w > 0; w >>= 1) {
-    if (threadIdx.x < w) s[threadIdx.x] += s[threadIdx.x + w];
+    if (threadIdx.x < static_cast<unsigned>(w)) s[threadIdx.x] += s[threadIdx.x + w];
     __syncthreads();
   }
   return s[0];

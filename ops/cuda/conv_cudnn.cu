@@ -287,7 +287,7 @@ void conv2d_forward_cudnn(const cpu::Conv2dGeometry& geo, const T* x, const T* w
   if (is_degenerate(geo)) {
     const int64_t plane = geo.h_out() * geo.w_out(), total = geo.n * geo.c_out * plane;
     if (total == 0) return;
-    bias_fill_kernel<T><<<grid_for(total), kThreads, 0, current_stream()>>>(y, b, geo.c_out, plane, total);
+    ATEBM_LAUNCH(grid_for(total), kThreads, 0, current_stream(), bias_fill_kernel<T>)(y, b, geo.c_out, plane, total);
     ATEBM_CUDA_CHECK_LAUNCH();
     return;
   }

@@ -188,7 +188,7 @@ __global__ void __launch_bounds__(kBlock)
 __global__ void __launch_bounds__(kBlock)
     implicit_gemm_tf32_kernel(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b,
                               float* __restrict__ y, ConvShape s) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(ATEBM_CUDA_EMULATION)
   namespace wmma = nvcuda::wmma;
   using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major>;
   using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major>;
@@ -282,12 +282,12 @@ void conv2d_forward_implicit_gemm(const cpu::Conv2dGeometry& geo, const T* x, co
   const dim3 grid(static_cast<unsigned>(m_tiles), static_cast<unsigned>(k_tiles));
   if constexpr (std::is_same_v<T, float>) {
     if (allow_tf32() && has_tf32_tensor_cores()) {
-      implicit_gemm_tf32_kernel<<<grid, kBlock, 0, current_stream()>>>(x, w, b, y, s);
+      ATEBM_LAUNCH(grid, kBlock, 0, current_stream(), implicit_gemm_tf32_kernel)(x, w, b, y, s);
       ATEBM_CUDA_CHECK_LAUNCH();
       return;
     }
   }
-  implicit_gemm_fma_kernel<T><<<grid, kBlock, 0, current_stream()>>>(x, w, b, y, s);
+  ATEBM_LAUNCH(grid, kBlock, 0, current_stream(), implicit_gemm_fma_kernel<T>)(x, w, b, y, s);
   ATEBM_CUDA_CHECK_LAUNCH();
 }
 

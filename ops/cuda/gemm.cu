@@ -155,7 +155,7 @@ void gemm_impl(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const
               sa, sb, sc, batch, m, n, ldc_);
   if (k == 0) {
     const int64_t total = batch * m * n;
-    scale_kernel<T><<<grid_for(total), kThreads, 0, current_stream()>>>(c, m, n, ldc_, sc, total, beta);
+    ATEBM_LAUNCH(grid_for(total), kThreads, 0, current_stream(), scale_kernel<T>)(c, m, n, ldc_, sc, total, beta);
     ATEBM_CUDA_CHECK_LAUNCH();
     return;
   }

@@ -101,7 +101,7 @@ void update(const char* op, const F& f, const Tensor& t, const Ts&... ops) {
   T* pt = t.data<T>();
   const bool vec = t.is_contiguous() && aligned(pt, sizeof(T) * V) && (packet_ready(ops, t, sizeof(T) * V) && ...);
   if (vec) {
-    update_vec_kernel<V><<<grid_for((n + V - 1) / V), kThreads, 0, current_stream()>>>(
+    ATEBM_LAUNCH(grid_for((n + V - 1) / V), kThreads, 0, current_stream(), update_vec_kernel<V>)(
         f, n, pt, static_cast<const T*>(ops.raw_data())...);
   } else {
     const std::array<Shape, N - 1> st = {cpu::broadcast_strides(ops, t.shape())...};
@@ -109,7 +109,7 @@ void update(const char* op, const F& f, const Tensor& t, const Ts&... ops) {
     rows[0] = &t.strides();
     for (int k = 0; k + 1 < N; ++k) rows[k + 1] = &st[k];
     const Geometry<N> g = make_geometry<N>(t.shape(), rows, op);
-    update_strided_kernel<<<grid_for(n), kThreads, 0, current_stream()>>>(f, g, n, pt,
+    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), update_strided_kernel)(f, g, n, pt,
                                                                            static_cast<const T*>(ops.raw_data())...);
   }
   ATEBM_CUDA_CHECK_LAUNCH();
@@ -196,9 +196,9 @@ void adam_update(T* p, const T* g, T* m, T* v, int64_t n, const cpu::AdamScalars
   constexpr int V = static_cast<int>(16 / sizeof(T));
   constexpr size_t kBytes = sizeof(T) * V;
   if (aligned(p, kBytes) && aligned(g, kBytes) && aligned(m, kBytes) && aligned(v, kBytes)) {
-    adam_kernel<V><<<grid_for((n + V - 1) / V), kThreads, 0, current_stream()>>>(c, n, p, g, m, v);
+    ATEBM_LAUNCH(grid_for((n + V - 1) / V), kThreads, 0, current_stream(), adam_kernel<V>)(c, n, p, g, m, v);
   } else {
-    adam_kernel<1><<<grid_for(n), kThreads, 0, current_stream()>>>(c, n, p, g, m, v);
+    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), adam_kernel<1>)(c, n, p, g, m, v);
   }
   ATEBM_CUDA_CHECK_LAUNCH();
 }

@@ -182,16 +182,16 @@ using kernels::SumLayout;
 template <typename T>
 void sum_all(T* out, const T* x, int64_t n, const Device& dev) {
   if (n <= kChunk) {
-    chunk_sum_kernel<T, T><<<1, kThreads, 0, current_stream()>>>(x, n, kChunk, out);
+    ATEBM_LAUNCH(1, kThreads, 0, current_stream(), chunk_sum_kernel<T, T>)(x, n, kChunk, out);
     ATEBM_CUDA_CHECK_LAUNCH();
     return;
   }
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   const Tensor partial = empty({chunks}, {.dtype = DType::Float64, .device = dev});
   double* pp = partial.data<double>();
-  chunk_sum_kernel<T, double><<<static_cast<unsigned>(chunks), kThreads, 0, current_stream()>>>(x, n, kChunk, pp);
+  ATEBM_LAUNCH(static_cast<unsigned>(chunks), kThreads, 0, current_stream(), chunk_sum_kernel<T, double>)(x, n, kChunk, pp);
   ATEBM_CUDA_CHECK_LAUNCH();
-  chunk_sum_kernel<double, T><<<1, kThreads, 0, current_stream()>>>(pp, chunks, chunks, out);
+  ATEBM_LAUNCH(1, kThreads, 0, current_stream(), chunk_sum_kernel<double, T>)(pp, chunks, chunks, out);
   ATEBM_CUDA_CHECK_LAUNCH();
 }
 
@@ -199,9 +199,9 @@ template <typename T>
 void sum_middle(T* out, const T* x, int64_t outer, int64_t r, int64_t inner, const Device& dev) {
   if (inner == 1) {
     if (r >= kBlockRow) {
-      row_sum_block_kernel<T><<<grid_for_blocks(outer), kThreads, 0, current_stream()>>>(x, outer, r, out);
+      ATEBM_LAUNCH(grid_for_blocks(outer), kThreads, 0, current_stream(), row_sum_block_kernel<T>)(x, outer, r, out);
     } else {
-      row_sum_warp_kernel<T><<<grid_for_warps(outer), kThreads, 0, current_stream()>>>(x, outer, r, out);
+      ATEBM_LAUNCH(grid_for_warps(outer), kThreads, 0, current_stream(), row_sum_warp_kernel<T>)(x, outer, r, out);
     }
     ATEBM_CUDA_CHECK_LAUNCH();
     return;
@@ -211,14 +211,14 @@ void sum_middle(T* out, const T* x, int64_t outer, int64_t r, int64_t inner, con
     const int64_t nseg = (r + kSegment - 1) / kSegment;
     const Tensor partial = empty({nseg, cols}, {.dtype = DType::Float64, .device = dev});
     double* pp = partial.data<double>();
-    column_partial_kernel<T><<<grid_for(nseg * cols), kThreads, 0, current_stream()>>>(x, outer, r, inner, kSegment,
+    ATEBM_LAUNCH(grid_for(nseg * cols), kThreads, 0, current_stream(), column_partial_kernel<T>)(x, outer, r, inner, kSegment,
                                                                                       nseg, pp);
     ATEBM_CUDA_CHECK_LAUNCH();
-    column_sum_kernel<double, T><<<grid_for(cols), kThreads, 0, current_stream()>>>(pp, 1, nseg, cols, out);
+    ATEBM_LAUNCH(grid_for(cols), kThreads, 0, current_stream(), column_sum_kernel<double, T>)(pp, 1, nseg, cols, out);
     ATEBM_CUDA_CHECK_LAUNCH();
     return;
   }
-  column_sum_kernel<T, T><<<grid_for(cols), kThreads, 0, current_stream()>>>(x, outer, r, inner, out);
+  ATEBM_LAUNCH(grid_for(cols), kThreads, 0, current_stream(), column_sum_kernel<T, T>)(x, outer, r, inner, out);
   ATEBM_CUDA_CHECK_LAUNCH();
 }
 
@@ -262,10 +262,10 @@ void reduce_max_min(bool is_max, const Tensor& values, const Tensor& indices, co
     scalar_t* pv = values.data<scalar_t>();
     int64_t* pi = indices.data<int64_t>();
     if (inner == 1 && r >= kWarp) {
-      extreme_row_warp_kernel<scalar_t><<<grid_for_warps(outer), kThreads, 0, current_stream()>>>(is_max, px, outer, r,
+      ATEBM_LAUNCH(grid_for_warps(outer), kThreads, 0, current_stream(), extreme_row_warp_kernel<scalar_t>)(is_max, px, outer, r,
                                                                                                  pv, pi);
     } else {
-      extreme_column_kernel<scalar_t><<<grid_for(outer * inner), kThreads, 0, current_stream()>>>(is_max, px, outer, r,
+      ATEBM_LAUNCH(grid_for(outer * inner), kThreads, 0, current_stream(), extreme_column_kernel<scalar_t>)(is_max, px, outer, r,
                                                                                                  inner, pv, pi);
     }
     ATEBM_CUDA_CHECK_LAUNCH();

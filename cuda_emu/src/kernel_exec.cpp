@@ -1,0 +1,355 @@
+// cuda_emu's kernel executor: a grid's blocks one after the other, each block's threads as
+// fibers (ucontext) on the calling OS thread.
+//
+// A fiber runs until it finishes or reaches a barrier (__syncthreads, a warp collective); the
+// scheduler then resumes the next one. When every thread of the block waits at __syncthreads,
+// they all go on; when every lane a warp collective names has arrived, those lanes go on. A
+// barrier that can never complete (some threads exited or wait elsewhere) is a fault: CUDA calls
+// that undefined behaviour, and here it stops the grid with a message naming the threads.
+//
+// Speed: the first block a kernel (instantiation) ever runs uses fibers; if none of its threads
+// reached a barrier, every later block of that kernel calls its threads one after the other as
+// plain functions, about a hundred times faster. Should such a kernel reach a barrier after all
+// (a path its first launch never took), that is reported as a fault naming CUDA_EMU_FIBERS=1,
+// which runs every launch with fibers.
+//
+// Order: blocks run in increasing index and, between barriers, threads too; CUDA_EMU_ORDER=reverse
+// runs both in decreasing order, so a kernel that depends on the order (a missing barrier, blocks
+// racing on one output) gives a different answer under one of the two.
+//
+// Warp shuffles exchange through two slot arrays used alternately (by the collective's
+// generation), so a lane that is one collective ahead never overwrites what a slower lane still
+// reads; it cannot get two ahead, because the next collective waits for everyone.
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "cuda_runtime.h"
+#include "internal.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define CUDA_EMU_START_SWITCH(save, bottom, size) __sanitizer_start_switch_fiber(save, bottom, size)
+#define CUDA_EMU_FINISH_SWITCH(save, bottom, size) __sanitizer_finish_switch_fiber(save, bottom, size)
+#else
+// Outside AddressSanitizer builds the annotations of a stack switch do nothing.
+#define CUDA_EMU_START_SWITCH(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
+#define CUDA_EMU_FINISH_SWITCH(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
+#endif
+
+namespace cuda_emu {
+namespace {
+
+constexpr size_t kStackBytes = 256 * 1024;
+
+struct TrapSignal {};
+struct DirectModeBarrier {};
+
+enum class FiberState { ready, at_syncthreads, at_warp, done };
+
+struct Fiber {
+  ucontext_t ctx{};
+  char* stack = nullptr;  // kStackBytes plus a guard page below
+  FiberState state = FiberState::ready;
+};
+
+struct Warp {
+  unsigned arrived = 0;  // lanes waiting at the current collective
+  unsigned mask = 0;     // the lanes it names (from the first lane to arrive)
+  uint64_t generation = 0;
+  std::array<std::array<uint64_t, 32>, 2> slots{};
+};
+
+struct BlockRun {
+  const std::function<void()>* body = nullptr;
+  unsigned threads = 0;
+  dim3 block;
+  ucontext_t scheduler{};
+  unsigned current = 0;
+  unsigned at_syncthreads = 0;
+  bool direct = false;        // threads run as plain calls: no barrier may be reached
+  bool saw_barrier = false;
+  bool reverse = false;       // CUDA_EMU_ORDER=reverse: threads and blocks in decreasing order
+  const void* scheduler_stack = nullptr;  // for AddressSanitizer's stack-switch annotations
+  size_t scheduler_stack_size = 0;
+  std::vector<Warp> warps;
+  std::string fault;  // the first fault of the block
+};
+
+thread_local BlockRun* t_run = nullptr;
+thread_local std::vector<Fiber> t_fibers;  // stacks kept for the next block and launch
+
+char* new_stack() {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* p = mmap(nullptr, kStackBytes + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  if (p == MAP_FAILED) {
+    std::fprintf(stderr, "cuda_emu: cannot map a %zu-byte fiber stack\n", kStackBytes);
+    std::abort();
+  }
+  mprotect(p, page, PROT_NONE);  // overflowing a thread's stack faults instead of corrupting
+  return static_cast<char*>(p) + page;
+}
+
+uint3 thread_index(unsigned linear, dim3 b) { return {linear % b.x, (linear / b.x) % b.y, linear / (b.x * b.y)}; }
+
+std::string describe(uint3 t) { return "(" + std::to_string(t.x) + "," + std::to_string(t.y) + "," + std::to_string(t.z) + ")"; }
+
+void record_fault(BlockRun& run, const std::string& what) {
+  if (run.fault.empty()) run.fault = what;
+}
+
+void fiber_main() {
+  BlockRun& run = *t_run;
+  CUDA_EMU_FINISH_SWITCH(nullptr, &run.scheduler_stack, &run.scheduler_stack_size);
+  const unsigned me = run.current;
+  try {
+    (*run.body)();
+  } catch (const TrapSignal&) {
+    record_fault(run, "thread " + describe(thread_index(me, run.block)) + " called __trap()");
+  } catch (const std::exception& e) {
+    record_fault(run, "thread " + describe(thread_index(me, run.block)) + " threw: " + e.what());
+  } catch (...) {
+    record_fault(run, "thread " + describe(thread_index(me, run.block)) + " threw a non-standard exception");
+  }
+  t_fibers[me].state = FiberState::done;
+  // Returning resumes uc_link: the scheduler. (nullptr: this fiber's stack is finished.)
+  CUDA_EMU_START_SWITCH(nullptr, run.scheduler_stack, run.scheduler_stack_size);
+}
+
+void wait_here(FiberState why) {
+  BlockRun& run = *t_run;
+  Fiber& f = t_fibers[run.current];
+  f.state = why;
+  void* fake_stack = nullptr;
+  CUDA_EMU_START_SWITCH(&fake_stack, run.scheduler_stack, run.scheduler_stack_size);
+  swapcontext(&f.ctx, &run.scheduler);
+  CUDA_EMU_FINISH_SWITCH(fake_stack, &run.scheduler_stack, &run.scheduler_stack_size);
+}
+
+BlockRun& current_run(const char* what) {
+  if (t_run == nullptr) {
+    std::fprintf(stderr, "cuda_emu: %s called outside a kernel\n", what);
+    std::abort();
+  }
+  BlockRun& run = *t_run;
+  run.saw_barrier = true;
+  if (run.direct) {
+    record_fault(run, std::string(what) +
+                          " reached, but this kernel's first launch reached none, so its threads now run without "
+                          "fibers; run with CUDA_EMU_FIBERS=1");
+    throw DirectModeBarrier{};
+  }
+  return run;
+}
+
+bool reverse_order() {
+  static const bool reverse = [] {
+    const char* v = std::getenv("CUDA_EMU_ORDER");
+    return v != nullptr && std::string(v) == "reverse";
+  }();
+  return reverse;
+}
+
+bool always_fibers() {
+  static const bool always = [] {
+    const char* v = std::getenv("CUDA_EMU_FIBERS");
+    return v != nullptr && std::string(v) == "1";
+  }();
+  return always;
+}
+
+// Runs the block's threads one after the other as plain calls.
+void run_block_direct(BlockRun& run) {
+  for (unsigned k = 0; k < run.threads && run.fault.empty(); ++k) {
+    const unsigned i = run.reverse ? run.threads - 1 - k : k;
+    run.current = i;
+    threadIdx = thread_index(i, run.block);
+    try {
+      (*run.body)();
+    } catch (const TrapSignal&) {
+      record_fault(run, "thread " + describe(thread_index(i, run.block)) + " called __trap()");
+    } catch (const DirectModeBarrier&) {
+    } catch (const std::exception& e) {
+      record_fault(run, "thread " + describe(thread_index(i, run.block)) + " threw: " + e.what());
+    }
+  }
+}
+
+// One pass of the barrier bookkeeping: releases complete barriers, returns false when nothing
+// can ever move again (a fault has been recorded then).
+bool release_barriers(BlockRun& run) {
+  unsigned done = 0, waiting_sync = 0, waiting_warp = 0;
+  for (unsigned i = 0; i < run.threads; ++i) {
+    switch (t_fibers[i].state) {
+      case FiberState::done: ++done; break;
+      case FiberState::at_syncthreads: ++waiting_sync; break;
+      case FiberState::at_warp: ++waiting_warp; break;
+      case FiberState::ready: return true;
+    }
+  }
+  if (done == run.threads) return true;
+  bool released = false;
+  if (waiting_sync == run.threads) {
+    for (unsigned i = 0; i < run.threads; ++i) t_fibers[i].state = FiberState::ready;
+    run.at_syncthreads = 0;
+    return true;
+  }
+  for (unsigned w = 0; w < run.warps.size(); ++w) {
+    Warp& warp = run.warps[w];
+    if (warp.arrived != 0 && (warp.arrived & warp.mask) == warp.mask) {
+      for (unsigned lane = 0; lane < 32; ++lane)
+        if ((warp.mask >> lane) & 1u) t_fibers[w * 32 + lane].state = FiberState::ready;
+      warp.arrived = 0;
+      ++warp.generation;
+      released = true;
+    }
+  }
+  if (released) return true;
+  // Stuck: describe who waits where.
+  std::string what;
+  if (waiting_sync > 0) {
+    what = "__syncthreads() reached by " + std::to_string(waiting_sync) + " of " + std::to_string(run.threads) +
+           " threads (" + std::to_string(done) + " had exited, " + std::to_string(waiting_warp) +
+           " wait at a warp collective): a barrier in divergent code";
+  } else {
+    for (unsigned w = 0; w < run.warps.size() && what.empty(); ++w) {
+      const Warp& warp = run.warps[w];
+      if (warp.arrived != 0) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "warp %u: a collective with mask 0x%08x reached only by lanes 0x%08x", w,
+                      warp.mask, warp.arrived);
+        what = buf;
+      }
+    }
+  }
+  record_fault(run, what);
+  return false;
+}
+
+void run_block(BlockRun& run) {
+  if (t_fibers.size() < run.threads) t_fibers.resize(run.threads);
+  for (unsigned i = 0; i < run.threads; ++i) {
+    Fiber& f = t_fibers[i];
+    if (f.stack == nullptr) f.stack = new_stack();
+    getcontext(&f.ctx);
+    f.ctx.uc_stack.ss_sp = f.stack;
+    f.ctx.uc_stack.ss_size = kStackBytes;
+    f.ctx.uc_link = &run.scheduler;
+    makecontext(&f.ctx, fiber_main, 0);
+    f.state = FiberState::ready;
+  }
+  run.at_syncthreads = 0;
+  run.warps.assign((run.threads + 31) / 32, Warp{});
+  for (;;) {
+    for (unsigned k = 0; k < run.threads; ++k) {
+      const unsigned i = run.reverse ? run.threads - 1 - k : k;
+      if (t_fibers[i].state != FiberState::ready) continue;
+      run.current = i;
+      threadIdx = thread_index(i, run.block);
+      void* fake_stack = nullptr;
+      CUDA_EMU_START_SWITCH(&fake_stack, t_fibers[i].stack, kStackBytes);
+      swapcontext(&run.scheduler, &t_fibers[i].ctx);
+      CUDA_EMU_FINISH_SWITCH(fake_stack, nullptr, nullptr);
+      if (!run.fault.empty()) return;  // stop at the first fault, like a trapped grid
+    }
+    bool all_done = true;
+    for (unsigned i = 0; i < run.threads; ++i) all_done = all_done && t_fibers[i].state == FiberState::done;
+    if (all_done) return;
+    if (!release_barriers(run)) return;
+  }
+}
+
+}  // namespace
+
+void syncthreads() {
+  BlockRun& run = current_run("__syncthreads()");
+  ++run.at_syncthreads;
+  wait_here(FiberState::at_syncthreads);
+}
+
+int lane_id() {
+  if (t_run == nullptr) {
+    std::fprintf(stderr, "cuda_emu: a warp intrinsic called outside a kernel\n");
+    std::abort();
+  }
+  return static_cast<int>(t_run->current % 32);
+}
+
+uint64_t shuffle(unsigned mask, uint64_t bits, int src_lane) {
+  BlockRun& run = current_run("a warp shuffle");
+  const unsigned me = run.current, lane = me % 32, w = me / 32;
+  Warp& warp = run.warps[w];
+  const unsigned present = (w + 1) * 32 <= run.threads ? 0xffffffffu : ((1u << (run.threads - w * 32)) - 1u);
+  if (((mask >> lane) & 1u) == 0 || (mask & ~present) != 0 || (warp.arrived != 0 && warp.mask != mask)) {
+    char buf[200];
+    std::snprintf(buf, sizeof buf,
+                  "warp %u lane %u: a collective with mask 0x%08x (lanes present 0x%08x, other lanes used 0x%08x)", w,
+                  lane, mask, present, warp.arrived != 0 ? warp.mask : mask);
+    record_fault(run, buf);
+    wait_here(FiberState::at_warp);  // never released: the block stops at the fault
+  }
+  const uint64_t gen = warp.generation;
+  if (warp.arrived == 0) warp.mask = mask;
+  warp.arrived |= 1u << lane;
+  warp.slots[gen % 2][lane] = bits;
+  wait_here(FiberState::at_warp);
+  if (src_lane < 0 || src_lane >= 32 || ((mask >> src_lane) & 1u) == 0) return bits;
+  return run.warps[w].slots[gen % 2][static_cast<unsigned>(src_lane)];
+}
+
+void syncwarp(unsigned mask) { (void)shuffle(mask, 0, -1); }
+
+void trap() { throw TrapSignal{}; }
+
+void run_grid(const LaunchConfig& config, const std::function<void()>& body) {
+  BlockRun run;
+  run.body = &body;
+  run.block = config.block;
+  run.threads = config.block.x * config.block.y * config.block.z;
+  run.direct = !always_fibers() && config.uses_barriers != nullptr && config.uses_barriers->load() == 0;
+  run.reverse = reverse_order();
+  BlockRun* const outer = t_run;
+  const uint3 saved_thread = threadIdx, saved_block = blockIdx;
+  const dim3 saved_block_dim = blockDim, saved_grid_dim = gridDim;
+  t_run = &run;
+  blockDim = config.block;
+  gridDim = config.grid;
+  const dim3 g = config.grid;
+  auto pick = [&](unsigned k, unsigned n) { return run.reverse ? n - 1 - k : k; };
+  for (unsigned kz = 0; kz < g.z && run.fault.empty(); ++kz)
+    for (unsigned ky = 0; ky < g.y && run.fault.empty(); ++ky)
+      for (unsigned kx = 0; kx < g.x && run.fault.empty(); ++kx) {
+        const unsigned x = pick(kx, g.x), y = pick(ky, g.y), z = pick(kz, g.z);
+        blockIdx = {x, y, z};
+        if (run.direct) {
+          run_block_direct(run);
+        } else {
+          run_block(run);
+          // The first block decides for the kernel: without barriers, the rest runs directly.
+          if (run.fault.empty() && config.uses_barriers != nullptr && config.uses_barriers->load() == -1) {
+            config.uses_barriers->store(run.saw_barrier ? 1 : 0);
+            run.direct = !run.saw_barrier && !always_fibers();
+          }
+        }
+        if (!run.fault.empty()) {
+          std::fprintf(stderr, "cuda_emu: kernel fault in %s, block (%u,%u,%u): %s\n", config.kernel, x, y, z,
+                       run.fault.c_str());
+          set_sticky_error(cudaErrorLaunchFailure);
+        }
+      }
+  t_run = outer;
+  threadIdx = saved_thread;
+  blockIdx = saved_block;
+  blockDim = saved_block_dim;
+  gridDim = saved_grid_dim;
+}
+
+}  // namespace cuda_emu

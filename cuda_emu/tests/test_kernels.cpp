@@ -1,0 +1,239 @@
+// The kernel executor: indices, shared memory and barriers, warp shuffles, WMMA, launch limits and
+// faults behave as CUDA specifies.
+#include <gtest/gtest.h>
+#include <mma.h>
+
+#include <cstdlib>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "cuda_runtime.h"
+
+namespace {
+
+template <class T>
+T* device_copy(const std::vector<T>& host) {
+  T* p = nullptr;
+  EXPECT_EQ(cudaMalloc(&p, host.size() * sizeof(T)), cudaSuccess);
+  EXPECT_EQ(cudaMemcpy(p, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
+  return p;
+}
+template <class T>
+std::vector<T> host_copy(const T* p, size_t n) {
+  std::vector<T> out(n);
+  EXPECT_EQ(cudaMemcpy(out.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
+  return out;
+}
+
+// ---- kernels ----------------------------------------------------------------------------------------
+__global__ void write_global_index(unsigned* out) {
+  const unsigned block = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
+  const unsigned thread = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+  out[block * blockDim.x * blockDim.y * blockDim.z + thread] = block * 1000 + thread;
+}
+
+// Tree sum in shared memory: wrong without every barrier, because thread t reads what thread
+// t + w wrote in the previous round, and the executor runs t before t + w.
+__global__ void block_tree_sum(const int* in, int* out) {
+  __shared__ int s[128];
+  s[threadIdx.x] = in[blockIdx.x * 128 + threadIdx.x];
+  __syncthreads();
+  for (unsigned w = 64; w > 0; w >>= 1) {
+    if (threadIdx.x < w) s[threadIdx.x] += s[threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[blockIdx.x] = s[0];
+}
+
+__global__ void warp_shuffle_sums(const double* in, double* down, double* xor_sum, int* up_src) {
+  const unsigned t = threadIdx.x;
+  double v = in[t];
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  if (t % 32 == 0) down[t / 32] = v;
+  double x = in[t];
+  for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+  xor_sum[t] = x;
+  up_src[t] = __shfl_up_sync(0xffffffffu, static_cast<int>(t), 3);
+}
+
+__global__ void barrier_in_divergent_code(int* out) {
+  if (threadIdx.x < 16) {
+    __syncthreads();
+  }
+  out[threadIdx.x] = 1;
+}
+
+__global__ void trapping_kernel(int* out) {
+  if (threadIdx.x == 7) __trap();
+  out[threadIdx.x] = 1;
+}
+
+__global__ void wmma_tf32_16x16x8(const float* a, const float* b, float* c) {
+  namespace wmma = nvcuda::wmma;
+  wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa;
+  wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fb;
+  wmma::fragment<wmma::accumulator, 16, 16, 8, float> fc;
+  wmma::fill_fragment(fc, 0.5f);
+  wmma::load_matrix_sync(fa, a, 8);   // A [16 x 8] row-major
+  wmma::load_matrix_sync(fb, b, 8);   // B [8 x 16] column-major: (k, n) at b[n * 8 + k]
+  for (int e = 0; e < fa.num_elements; ++e) fa.x[e] = wmma::__float_to_tf32(fa.x[e]);
+  for (int e = 0; e < fb.num_elements; ++e) fb.x[e] = wmma::__float_to_tf32(fb.x[e]);
+  wmma::mma_sync(fc, fa, fb, fc);
+  wmma::store_matrix_sync(c, fc, 16, wmma::mem_row_major);
+}
+
+// Block 0 never synchronises, later blocks do: the first block decides that the kernel needs no
+// fibers, so the barrier in block 1 cannot be honoured and must be reported, not skipped.
+__global__ void barrier_only_after_block_zero(int* out) {
+  if (blockIdx.x > 0) __syncthreads();
+  out[blockIdx.x * blockDim.x + threadIdx.x] = 1;
+}
+
+template <class T>
+__global__ void scale(T* p, T factor, int n) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) p[i] *= factor;
+}
+
+class Kernels : public ::testing::Test {
+ protected:
+  void TearDown() override { cuda_emu::reset_for_tests(); }
+};
+
+TEST_F(Kernels, EveryThreadOfA3dGridRunsOnceWithItsIndices) {
+  const dim3 grid(3, 2, 2), block(4, 3, 2);
+  const unsigned n = 12 * 24;
+  unsigned* out = device_copy(std::vector<unsigned>(n, 0xdead));
+  CUDA_EMU_LAUNCH(grid, block, 0, nullptr, write_global_index)(out);
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  const auto host = host_copy(out, n);
+  for (unsigned b = 0; b < 12; ++b)
+    for (unsigned t = 0; t < 24; ++t) EXPECT_EQ(host[b * 24 + t], b * 1000 + t);
+  cudaFree(out);
+}
+
+TEST_F(Kernels, SharedMemoryAndSyncthreadsGiveATreeSum) {
+  std::vector<int> in(3 * 128);
+  std::iota(in.begin(), in.end(), 1);
+  int* d_in = device_copy(in);
+  int* d_out = device_copy(std::vector<int>(3, 0));
+  CUDA_EMU_LAUNCH(3, 128, 0, nullptr, block_tree_sum)(d_in, d_out);
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  const auto out = host_copy(d_out, 3);
+  for (int b = 0; b < 3; ++b) EXPECT_EQ(out[b], std::accumulate(in.begin() + 128 * b, in.begin() + 128 * (b + 1), 0));
+  cudaFree(d_in);
+  cudaFree(d_out);
+}
+
+TEST_F(Kernels, WarpShufflesFollowCudaSemantics) {
+  std::vector<double> in(64);
+  for (int i = 0; i < 64; ++i) in[i] = i * 0.5 + 1;
+  double* d_in = device_copy(in);
+  double* down = device_copy(std::vector<double>(2, 0));
+  double* xs = device_copy(std::vector<double>(64, 0));
+  int* up = device_copy(std::vector<int>(64, 0));
+  CUDA_EMU_LAUNCH(1, 64, 0, nullptr, warp_shuffle_sums)(d_in, down, xs, up);
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  const auto hd = host_copy(down, 2);
+  const auto hx = host_copy(xs, 64);
+  const auto hu = host_copy(up, 64);
+  for (int w = 0; w < 2; ++w) {
+    const double want = std::accumulate(in.begin() + 32 * w, in.begin() + 32 * (w + 1), 0.0);
+    EXPECT_EQ(hd[w], want);
+    for (int l = 0; l < 32; ++l) EXPECT_EQ(hx[32 * w + l], want) << "xor butterfly gives every lane the sum";
+    for (int l = 0; l < 32; ++l) EXPECT_EQ(hu[32 * w + l], l < 3 ? 32 * w + l : 32 * w + l - 3);
+  }
+  cudaFree(d_in);
+  cudaFree(down);
+  cudaFree(xs);
+  cudaFree(up);
+}
+
+TEST_F(Kernels, ABarrierInDivergentCodeIsAStickyFault) {
+  int* out = device_copy(std::vector<int>(32, 0));
+  testing::internal::CaptureStderr();
+  CUDA_EMU_LAUNCH(1, 32, 0, nullptr, barrier_in_divergent_code)(out);
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("__syncthreads() reached by 16 of 32 threads"), std::string::npos) << err;
+  EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure) << "sticky: reported again";
+  void* p = nullptr;
+  EXPECT_EQ(cudaMalloc(&p, 16), cudaErrorLaunchFailure) << "every later call reports it";
+}
+
+TEST_F(Kernels, TrapStopsTheGridWithALaunchFailure) {
+  int* out = device_copy(std::vector<int>(32, 0));
+  testing::internal::CaptureStderr();
+  CUDA_EMU_LAUNCH(2, 32, 0, nullptr, trapping_kernel)(out);
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("trapping_kernel"), std::string::npos) << err;
+  EXPECT_NE(err.find("thread (7,0,0) called __trap()"), std::string::npos) << err;
+  EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
+}
+
+TEST_F(Kernels, InvalidConfigurationsAreRefusedWithoutRunning) {
+  float* p = device_copy(std::vector<float>(4, 2.0f));
+  CUDA_EMU_LAUNCH(0, 256, 0, nullptr, scale<float>)(p, 3.0f, 4);  // grid_for(0) on a GPU: an error
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  CUDA_EMU_LAUNCH(1, 2048, 0, nullptr, scale<float>)(p, 3.0f, 4);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  CUDA_EMU_LAUNCH(dim3(1, 70000), 32, 0, nullptr, scale<float>)(p, 3.0f, 4);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  EXPECT_EQ(host_copy(p, 4), std::vector<float>(4, 2.0f));
+  CUDA_EMU_LAUNCH(1, 32, 0, nullptr, scale<float>)(p, 3.0f, 4);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  EXPECT_EQ(host_copy(p, 4), std::vector<float>(4, 6.0f));
+  cudaFree(p);
+}
+
+TEST_F(Kernels, WmmaTf32MatchesAReferenceOnTf32RoundedInputs) {
+  std::vector<float> a(16 * 8), b(8 * 16);
+  for (int i = 0; i < 128; ++i) {
+    a[i] = 1.0f + i * 0.0001234f;  // needs more than TF32's 10 mantissa bits
+    b[i] = 0.5f - i * 0.0004321f;
+  }
+  float* da = device_copy(a);
+  float* db = device_copy(b);
+  float* dc = device_copy(std::vector<float>(256, 0));
+  CUDA_EMU_LAUNCH(1, 32, 0, nullptr, wmma_tf32_16x16x8)(da, db, dc);
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  const auto c = host_copy(dc, 256);
+  double worst_exact = 0;
+  for (int m = 0; m < 16; ++m)
+    for (int n = 0; n < 16; ++n) {
+      float want = 0.5f;
+      double exact = 0.5;
+      for (int k = 0; k < 8; ++k) {
+        want += cuda_emu::round_to_tf32(a[m * 8 + k]) * cuda_emu::round_to_tf32(b[n * 8 + k]);
+        exact += double{a[m * 8 + k]} * b[n * 8 + k];
+      }
+      EXPECT_EQ(c[m * 16 + n], want) << m << "," << n;
+      worst_exact = std::max(worst_exact, std::abs(c[m * 16 + n] - exact));
+    }
+  EXPECT_GT(worst_exact, 1e-5) << "TF32 rounding must be visible against the exact product";
+  cudaFree(da);
+  cudaFree(db);
+  cudaFree(dc);
+}
+
+TEST_F(Kernels, ABarrierAKernelsFirstBlockNeverReachedIsReportedNotSkipped) {
+  const char* order = std::getenv("CUDA_EMU_ORDER");
+  if (order != nullptr && std::string(order) == "reverse") GTEST_SKIP() << "block 1 runs first in reverse order";
+  int* out = device_copy(std::vector<int>(64, 0));
+  testing::internal::CaptureStderr();
+  CUDA_EMU_LAUNCH(2, 32, 0, nullptr, barrier_only_after_block_zero)(out);
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("block (1,0,0)"), std::string::npos) << err;
+  EXPECT_NE(err.find("CUDA_EMU_FIBERS=1"), std::string::npos) << err;
+  EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
+}
+
+TEST_F(Kernels, TemplatesAndDeducedKernelsLaunchThroughTheMacro) {
+  double* p = device_copy(std::vector<double>(1000, 1.0));
+  CUDA_EMU_LAUNCH(2, 128, 0, nullptr, scale<double>)(p, 2.0, 1000);  // grid-stride: 256 threads, 1000 items
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  EXPECT_EQ(host_copy(p, 1000), std::vector<double>(1000, 2.0));
+  cudaFree(p);
+}
+
+}  // namespace

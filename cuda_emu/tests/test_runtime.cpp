@@ -1,0 +1,233 @@
+// The emulated runtime: memory, copies, streams, events, and the stream-capture rules the engine
+// must obey on a real GPU.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <thread>
+#include <vector>
+
+#include "cuda_runtime.h"
+
+namespace {
+
+__global__ void add_one(float* p, int n) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i < n) p[i] += 1.0f;
+}
+
+class Runtime : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    cuda_emu::reset_for_tests();
+    (void)cudaGetLastError();
+  }
+};
+
+std::vector<float> read(const float* d, size_t n) {
+  std::vector<float> out(n);
+  EXPECT_EQ(cudaMemcpy(out.data(), d, n * sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
+  return out;
+}
+
+TEST_F(Runtime, FreshDeviceMemoryIsNaNNotZero) {
+  float* p = nullptr;
+  ASSERT_EQ(cudaMalloc(&p, 8 * sizeof(float)), cudaSuccess);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 256, 0u);
+  for (float v : read(p, 8)) EXPECT_TRUE(std::isnan(v));
+  EXPECT_EQ(cudaFree(p), cudaSuccess);
+}
+
+TEST_F(Runtime, AllocationAccountingAndOutOfMemory) {
+  const size_t before = cuda_emu::device_bytes_in_use();
+  void* p = nullptr;
+  ASSERT_EQ(cudaMalloc(&p, 1000), cudaSuccess);
+  EXPECT_EQ(cuda_emu::device_bytes_in_use(), before + 1000);
+  EXPECT_EQ(cudaFree(p), cudaSuccess);
+  EXPECT_EQ(cuda_emu::device_bytes_in_use(), before);
+  EXPECT_EQ(cudaFree(p), cudaErrorInvalidValue) << "double free";
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+  void* huge = nullptr;
+  EXPECT_EQ(cudaMalloc(&huge, size_t{1} << 50), cudaErrorMemoryAllocation);
+  EXPECT_EQ(huge, nullptr);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorMemoryAllocation);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess) << "not sticky";
+}
+
+TEST_F(Runtime, CopiesMustStayInsideAllocationsAndMatchTheirKind) {
+  float* d = nullptr;
+  ASSERT_EQ(cudaMalloc(&d, 4 * sizeof(float)), cudaSuccess);
+  std::vector<float> h(8, 1.0f);
+  EXPECT_EQ(cudaMemcpy(d, h.data(), 4 * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+  EXPECT_EQ(cudaMemcpy(d, h.data(), 5 * sizeof(float), cudaMemcpyHostToDevice), cudaErrorInvalidValue)
+      << "one float past the end";
+  EXPECT_EQ(cudaMemcpy(h.data(), d, 4 * sizeof(float), cudaMemcpyHostToDevice), cudaErrorInvalidValue)
+      << "direction swapped";
+  EXPECT_EQ(cudaMemcpyAsync(d + 1, h.data(), 4 * sizeof(float), cudaMemcpyHostToDevice), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaMemsetAsync(d, 0, 4 * sizeof(float)), cudaSuccess);
+  EXPECT_EQ(read(d, 4), std::vector<float>(4, 0.0f));
+  cudaPointerAttributes attr{};
+  ASSERT_EQ(cudaPointerGetAttributes(&attr, d + 2), cudaSuccess);
+  EXPECT_EQ(attr.type, cudaMemoryTypeDevice);
+  ASSERT_EQ(cudaPointerGetAttributes(&attr, h.data()), cudaSuccess);
+  EXPECT_EQ(attr.type, cudaMemoryTypeUnregistered);
+  cudaFree(d);
+}
+
+TEST_F(Runtime, CapturedWorkRunsOnlyWhenTheGraphIsLaunched) {
+  cudaStream_t s = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+  float* d = nullptr;
+  ASSERT_EQ(cudaMalloc(&d, 4 * sizeof(float)), cudaSuccess);
+  ASSERT_EQ(cudaMemsetAsync(d, 0, 4 * sizeof(float), s), cudaSuccess);
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  CUDA_EMU_LAUNCH(1, 32, 0, s, add_one)(d, 4);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  cudaStreamCaptureStatus status{};
+  ASSERT_EQ(cudaStreamIsCapturing(s, &status), cudaSuccess);
+  EXPECT_EQ(status, cudaStreamCaptureStatusActive);
+  cudaGraph_t g = nullptr;
+  ASSERT_EQ(cudaStreamEndCapture(s, &g), cudaSuccess);
+  EXPECT_EQ(read(d, 4), std::vector<float>(4, 0.0f)) << "capturing does not execute";
+  size_t nodes = 0;
+  ASSERT_EQ(cudaGraphGetNodes(g, nullptr, &nodes), cudaSuccess);
+  EXPECT_EQ(nodes, 1u);
+  cudaGraphExec_t exec = nullptr;
+  ASSERT_EQ(cudaGraphInstantiate(&exec, g, 0), cudaSuccess);
+  ASSERT_EQ(cudaGraphLaunch(exec, s), cudaSuccess);
+  ASSERT_EQ(cudaGraphLaunch(exec, s), cudaSuccess);
+  EXPECT_EQ(read(d, 4), std::vector<float>(4, 2.0f)) << "each launch replays the kernel";
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(g);
+  cudaFree(d);
+  cudaStreamDestroy(s);
+}
+
+TEST_F(Runtime, UnsafeCallsDuringCaptureFailAndInvalidateItUnlessRelaxed) {
+  cudaStream_t s = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+  void* p = nullptr;
+  // cudaMalloc while this thread captures: refused, and the capture is broken.
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  EXPECT_EQ(cudaMalloc(&p, 64), cudaErrorStreamCaptureUnsupported);
+  cudaGraph_t g = nullptr;
+  EXPECT_EQ(cudaStreamEndCapture(s, &g), cudaErrorStreamCaptureInvalidated);
+  EXPECT_EQ(g, nullptr);
+  // The same call in relaxed mode (what a caching allocator does) is allowed.
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  ASSERT_EQ(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
+  EXPECT_EQ(cudaMalloc(&p, 64), cudaSuccess);
+  ASSERT_EQ(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
+  EXPECT_EQ(mode, cudaStreamCaptureModeRelaxed) << "the exchange hands back the previous mode";
+  EXPECT_EQ(cudaStreamEndCapture(s, &g), cudaSuccess);
+  cudaGraphDestroy(g);
+  // Synchronising a capturing stream is always illegal.
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), cudaSuccess);
+  EXPECT_EQ(cudaStreamSynchronize(s), cudaErrorStreamCaptureUnsupported);
+  EXPECT_EQ(cudaStreamEndCapture(s, &g), cudaErrorStreamCaptureInvalidated);
+  cudaFree(p);
+  cudaStreamDestroy(s);
+}
+
+TEST_F(Runtime, ThreadLocalCaptureIgnoresOtherThreadsButGlobalDoesNot) {
+  cudaStream_t s = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+  cudaGraph_t g = nullptr;
+  for (cudaStreamCaptureMode m : {cudaStreamCaptureModeThreadLocal, cudaStreamCaptureModeGlobal}) {
+    ASSERT_EQ(cudaStreamBeginCapture(s, m), cudaSuccess);
+    cudaError_t other = cudaSuccess;
+    std::thread([&] {
+      void* p = nullptr;
+      other = cudaMalloc(&p, 64);
+      if (other == cudaSuccess) cudaFree(p);
+    }).join();
+    if (m == cudaStreamCaptureModeThreadLocal) {
+      EXPECT_EQ(other, cudaSuccess);
+      EXPECT_EQ(cudaStreamEndCapture(s, &g), cudaSuccess);
+      cudaGraphDestroy(g);
+    } else {
+      EXPECT_EQ(other, cudaErrorStreamCaptureUnsupported);
+      EXPECT_EQ(cudaStreamEndCapture(s, &g), cudaErrorStreamCaptureInvalidated);
+    }
+  }
+  cudaStreamDestroy(s);
+}
+
+TEST_F(Runtime, LegacyStreamWorkBreaksACaptureOfABlockingStream) {
+  cudaStream_t blocking = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&blocking), cudaSuccess);
+  float* d = nullptr;
+  ASSERT_EQ(cudaMalloc(&d, 4 * sizeof(float)), cudaSuccess);
+  ASSERT_EQ(cudaStreamBeginCapture(blocking, cudaStreamCaptureModeRelaxed), cudaSuccess);
+  CUDA_EMU_LAUNCH(1, 32, 0, nullptr, add_one)(d, 4);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorStreamCaptureImplicit);
+  cudaGraph_t g = nullptr;
+  EXPECT_EQ(cudaStreamEndCapture(blocking, &g), cudaErrorStreamCaptureInvalidated);
+  cudaFree(d);
+  cudaStreamDestroy(blocking);
+}
+
+TEST_F(Runtime, AStreamThatWaitsOnACapturedEventJoinsTheCapture) {
+  cudaStream_t a = nullptr, b = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&a, cudaStreamNonBlocking), cudaSuccess);
+  ASSERT_EQ(cudaStreamCreateWithFlags(&b, cudaStreamNonBlocking), cudaSuccess);
+  cudaEvent_t e = nullptr;
+  ASSERT_EQ(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), cudaSuccess);
+  float* d = nullptr;
+  ASSERT_EQ(cudaMalloc(&d, 4 * sizeof(float)), cudaSuccess);
+  ASSERT_EQ(cudaMemset(d, 0, 4 * sizeof(float)), cudaSuccess);
+  ASSERT_EQ(cudaStreamBeginCapture(a, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(e, a), cudaSuccess);
+  EXPECT_EQ(cudaEventQuery(e), cudaErrorStreamCaptureUnsupported) << "querying a captured event";
+  cudaGraph_t g = nullptr;
+  EXPECT_EQ(cudaStreamEndCapture(a, &g), cudaErrorStreamCaptureInvalidated);
+  ASSERT_EQ(cudaStreamBeginCapture(a, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(e, a), cudaSuccess);
+  ASSERT_EQ(cudaStreamWaitEvent(b, e, 0), cudaSuccess);
+  CUDA_EMU_LAUNCH(1, 32, 0, b, add_one)(d, 4);
+  ASSERT_EQ(cudaStreamEndCapture(a, &g), cudaSuccess);
+  EXPECT_EQ(read(d, 4), std::vector<float>(4, 0.0f)) << "the joined stream's kernel was recorded";
+  cudaGraphExec_t exec = nullptr;
+  ASSERT_EQ(cudaGraphInstantiate(&exec, g, 0), cudaSuccess);
+  ASSERT_EQ(cudaGraphLaunch(exec, a), cudaSuccess);
+  EXPECT_EQ(read(d, 4), std::vector<float>(4, 1.0f));
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(g);
+  cudaEventDestroy(e);
+  cudaFree(d);
+  cudaStreamDestroy(a);
+  cudaStreamDestroy(b);
+}
+
+TEST_F(Runtime, EventsTimeAndRefuseTimingWhenDisabled) {
+  cudaEvent_t t0 = nullptr, t1 = nullptr, quiet = nullptr;
+  ASSERT_EQ(cudaEventCreate(&t0), cudaSuccess);
+  ASSERT_EQ(cudaEventCreate(&t1), cudaSuccess);
+  ASSERT_EQ(cudaEventCreateWithFlags(&quiet, cudaEventDisableTiming), cudaSuccess);
+  float ms = -1;
+  EXPECT_EQ(cudaEventElapsedTime(&ms, t0, t1), cudaErrorInvalidResourceHandle) << "never recorded";
+  ASSERT_EQ(cudaEventRecord(t0), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(t1), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(quiet), cudaSuccess);
+  EXPECT_EQ(cudaEventElapsedTime(&ms, t0, t1), cudaSuccess);
+  EXPECT_GE(ms, 0.0f);
+  EXPECT_EQ(cudaEventElapsedTime(&ms, t0, quiet), cudaErrorInvalidResourceHandle);
+  EXPECT_EQ(cudaEventQuery(t1), cudaSuccess);
+  cudaEventDestroy(t0);
+  cudaEventDestroy(t1);
+  cudaEventDestroy(quiet);
+}
+
+TEST_F(Runtime, DevicesAndTheirAttributes) {
+  int n = 0, dev = -1, major = 0;
+  ASSERT_EQ(cudaGetDeviceCount(&n), cudaSuccess);
+  EXPECT_GE(n, 1);
+  EXPECT_EQ(cudaSetDevice(n), cudaErrorInvalidDevice);
+  ASSERT_EQ(cudaGetDevice(&dev), cudaSuccess);
+  EXPECT_EQ(dev, 0);
+  ASSERT_EQ(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0), cudaSuccess);
+  EXPECT_EQ(major, 9);
+  EXPECT_STREQ(cudaGetErrorName(cudaErrorStreamCaptureImplicit), "cudaErrorStreamCaptureImplicit");
+}
+
+}  // namespace
