@@ -14,11 +14,23 @@
 //   - fresh device memory is not zero: cudaMalloc fills it with 0xFF bytes (NaN in every float
 //     type), so code that reads memory it never wrote shows NaNs (CUDA_EMU_FILL=none: no fill);
 //   - a kernel fault (__trap, a divergent barrier) is sticky: every later call reports it.
+// Asynchronous mode (CUDA_EMU_ASYNC=1): work on a stream is queued and runs only when the host
+// must see it, at the points where CUDA guarantees completion: cudaStreamSynchronize,
+// cudaEventSynchronize, cudaDeviceSynchronize, synchronous copies and memsets (the legacy stream,
+// which waits for the blocking streams), cudaFree/cudaFreeHost, a copy to pageable host memory
+// (CUDA returns only when it is done), and work on the legacy stream. cudaEventQuery says
+// cudaErrorNotReady until then, cudaStreamWaitEvent orders one stream behind another's event, and
+// a copy from pageable memory is staged at the call (CUDA copies it to a staging buffer before it
+// returns) while a copy from or to pinned memory reads or writes it when it runs. So host code
+// that reads a result, or reuses a pinned buffer, without the synchronisation CUDA requires sees
+// stale data here, as it might on a GPU.
 // Environment: CUDA_EMU_DEVICE_COUNT (default 1; 0 emulates a machine without a GPU),
 // CUDA_EMU_DEVICE_MEMORY (bytes a device holds, default 16 GiB).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <deque>
+#include <limits>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -53,12 +65,19 @@ struct Capture {
 struct CUstream_st {
   unsigned flags = 0;
   cuda_emu::Capture* capture = nullptr;
+  // Asynchronous mode: work queued and not yet run; `enqueued` and `executed` count nodes, so an
+  // event recorded after the n-th node is complete once `executed` >= n.
+  std::deque<cuda_emu::Node> pending;
+  uint64_t enqueued = 0, executed = 0;
+  std::recursive_mutex flush_mu;  // one flusher at a time keeps the stream's order
 };
 struct CUevent_st {
   unsigned flags = 0;
   bool recorded = false;
   std::chrono::steady_clock::time_point when{};
   cuda_emu::Capture* captured_in = nullptr;  // recorded on a capturing stream
+  CUstream_st* stream = nullptr;             // asynchronous mode: complete once stream->executed >= position
+  uint64_t position = 0;
 };
 
 thread_local uint3 threadIdx{0, 0, 0};
@@ -74,7 +93,7 @@ constexpr size_t kAlignment = 256;  // cudaMalloc's guarantee
 struct State {
   std::mutex mu;
   std::map<uintptr_t, size_t> device_allocs;  // begin -> bytes
-  std::set<void*> host_allocs;
+  std::map<uintptr_t, size_t> host_allocs;  // pinned: begin -> bytes
   size_t device_bytes = 0;
   std::set<CUstream_st*> streams;
   std::set<CUevent_st*> events;
@@ -136,8 +155,18 @@ bool in_device_range_locked(State& st, const void* p, size_t bytes) {
   return a >= it->first && a - it->first <= it->second && bytes <= it->second - (a - it->first);
 }
 bool is_host_pinned_locked(State& st, const void* p) {
-  // Pinned buffers are checked by base only: the engine hands out whole buffers.
-  return st.host_allocs.count(const_cast<void*>(p)) > 0;
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  auto it = st.host_allocs.upper_bound(a);
+  if (it == st.host_allocs.begin()) return false;
+  --it;
+  return a - it->first < std::max<size_t>(it->second, 1);
+}
+bool asynchronous() {
+  static const bool on = [] {
+    const char* v = std::getenv("CUDA_EMU_ASYNC");
+    return v != nullptr && std::string(v) == "1";
+  }();
+  return on;
 }
 
 // The capture-interaction rule of cudaThreadExchangeStreamCaptureMode for a potentially unsafe
@@ -183,7 +212,36 @@ void end_capture_locked(State& st, Capture* c) {
   st.captures.erase(std::remove(st.captures.begin(), st.captures.end(), c), st.captures.end());
 }
 
-// Runs now, or records when `s` captures. Called without the lock held for the run.
+// Runs the queued work of `s` up to node `upto` (asynchronous mode), in order.
+void flush(CUstream_st* s, uint64_t upto) {
+  if (s == nullptr) return;
+  std::lock_guard<std::recursive_mutex> order(s->flush_mu);
+  for (;;) {
+    Node node;
+    {
+      std::lock_guard<std::mutex> lock(state().mu);
+      if (s->executed >= upto || s->pending.empty()) return;
+      node = std::move(s->pending.front());
+      s->pending.pop_front();
+    }
+    (void)node.work();  // a kernel fault is sticky; copies were validated when queued
+    std::lock_guard<std::mutex> lock(state().mu);
+    ++s->executed;
+  }
+}
+constexpr uint64_t kAll = std::numeric_limits<uint64_t>::max();
+// What the legacy default stream waits for (blocking streams), or every stream.
+void flush_streams(bool blocking_only) {
+  std::vector<CUstream_st*> streams;
+  {
+    std::lock_guard<std::mutex> lock(state().mu);
+    for (CUstream_st* s : state().streams)
+      if (!blocking_only || (s->flags & cudaStreamNonBlocking) == 0) streams.push_back(s);
+  }
+  for (CUstream_st* s : streams) flush(s, kAll);
+}
+
+// Runs now, queues (asynchronous mode) or records when `s` captures. Called without the lock.
 cudaError_t submit(cudaStream_t s, Node node) {
   {
     State& st = state();
@@ -194,7 +252,17 @@ cudaError_t submit(cudaStream_t s, Node node) {
       s->capture->graph->nodes.push_back(std::move(node));
       return cudaSuccess;
     }
+    if (s != nullptr && asynchronous()) {
+      s->pending.push_back(std::move(node));
+      ++s->enqueued;
+      return cudaSuccess;
+    }
+    if (s != nullptr) {  // synchronous mode: the stream is always idle
+      ++s->enqueued;
+      ++s->executed;
+    }
   }
+  if (s == nullptr && asynchronous()) flush_streams(/*blocking_only=*/true);
   return node.work();
 }
 
@@ -318,10 +386,13 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
 }
 cudaError_t cudaDeviceSynchronize() {
   CUDA_EMU_PROLOGUE();
-  State& st = state();
-  std::lock_guard<std::mutex> lock(st.mu);
-  if (const cudaError_t e = check_unsafe_call_locked(st); e != cudaSuccess) return fail(e);
-  return cudaSuccess;
+  {
+    State& st = state();
+    std::lock_guard<std::mutex> lock(st.mu);
+    if (const cudaError_t e = check_unsafe_call_locked(st); e != cudaSuccess) return fail(e);
+  }
+  flush_streams(/*blocking_only=*/false);
+  return sticky_error() == cudaSuccess ? cudaSuccess : fail(sticky_error());
 }
 cudaError_t cudaGetLastError() {
   const cudaError_t e = t_last_error;
@@ -413,8 +484,12 @@ cudaError_t cudaMalloc(void** ptr, size_t size) {
 cudaError_t cudaFree(void* ptr) {
   CUDA_EMU_PROLOGUE();
   State& st = state();
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    if (const cudaError_t e = check_unsafe_call_locked(st); e != cudaSuccess) return fail(e);
+  }
+  if (ptr != nullptr && asynchronous()) flush_streams(/*blocking_only=*/false);  // cudaFree waits for the device
   std::lock_guard<std::mutex> lock(st.mu);
-  if (const cudaError_t e = check_unsafe_call_locked(st); e != cudaSuccess) return fail(e);
   if (ptr == nullptr) return cudaSuccess;
   auto it = st.device_allocs.find(reinterpret_cast<uintptr_t>(ptr));
   if (it == st.device_allocs.end()) return fail(cudaErrorInvalidValue);
@@ -433,7 +508,7 @@ cudaError_t cudaHostAlloc(void** ptr, size_t size, unsigned flags) {
   if (const cudaError_t e = check_unsafe_call_locked(st); e != cudaSuccess) return fail(e);
   void* p = std::aligned_alloc(kAlignment, std::max<size_t>(kAlignment, (size + kAlignment - 1) / kAlignment * kAlignment));
   if (p == nullptr) return fail(cudaErrorMemoryAllocation);
-  st.host_allocs.insert(p);
+  st.host_allocs[reinterpret_cast<uintptr_t>(p)] = size;
   *ptr = p;
   return cudaSuccess;
 }
@@ -441,10 +516,14 @@ cudaError_t cudaMallocHost(void** ptr, size_t size) { return cudaHostAlloc(ptr, 
 cudaError_t cudaFreeHost(void* ptr) {
   CUDA_EMU_PROLOGUE();
   State& st = state();
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    if (const cudaError_t e = check_unsafe_call_locked(st); e != cudaSuccess) return fail(e);
+  }
+  if (ptr != nullptr && asynchronous()) flush_streams(/*blocking_only=*/false);
   std::lock_guard<std::mutex> lock(st.mu);
-  if (const cudaError_t e = check_unsafe_call_locked(st); e != cudaSuccess) return fail(e);
   if (ptr == nullptr) return cudaSuccess;
-  if (st.host_allocs.erase(ptr) == 0) return fail(cudaErrorInvalidValue);
+  if (st.host_allocs.erase(reinterpret_cast<uintptr_t>(ptr)) == 0) return fail(cudaErrorInvalidValue);
   std::free(ptr);
   return cudaSuccess;
 }
@@ -469,6 +548,7 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind kind
     if (const cudaError_t e = check_unsafe_call_locked(st); e != cudaSuccess) return fail(e);
     if (const cudaError_t e = check_legacy_stream_locked(st, nullptr); e != cudaSuccess) return fail(e);
   }
+  if (asynchronous()) flush_streams(/*blocking_only=*/true);  // the legacy stream's implicit wait
   const cudaError_t e = copy_checked(dst, src, n, kind);
   return e == cudaSuccess ? e : fail(e);
 }
@@ -487,6 +567,26 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind
       if (!ok || dst == nullptr || src == nullptr) return fail(cudaErrorInvalidValue);
     }
   }
+  bool pageable_src = false, pageable_dst = false;
+  {
+    State& st = state();
+    std::lock_guard<std::mutex> lock(st.mu);
+    pageable_src = !in_device_range_locked(st, src, n) && !is_host_pinned_locked(st, src);
+    pageable_dst = !in_device_range_locked(st, dst, n) && !is_host_pinned_locked(st, dst);
+  }
+  if (asynchronous() && n > 0 && pageable_dst) {
+    // CUDA returns from a copy to pageable memory only when it is done: the stream's earlier
+    // work first, then the copy.
+    if (s != nullptr && s->capture == nullptr) flush(s, kAll);
+  } else if (asynchronous() && n > 0 && pageable_src) {
+    // Staged at the call: the caller may reuse its buffer as soon as this returns.
+    auto staged = std::make_shared<std::vector<char>>(static_cast<const char*>(src), static_cast<const char*>(src) + n);
+    const cudaError_t e = submit(s, Node{"cudaMemcpyAsync", [=] {
+                                           std::memcpy(dst, staged->data(), n);
+                                           return cudaSuccess;
+                                         }});
+    return e == cudaSuccess ? e : fail(e);
+  }
   const cudaError_t e = submit(s, Node{"cudaMemcpyAsync", [=] { return copy_checked(dst, src, n, kind); }});
   return e == cudaSuccess ? e : fail(e);
 }
@@ -498,6 +598,7 @@ cudaError_t cudaMemset(void* dst, int value, size_t n) {
     if (const cudaError_t e = check_unsafe_call_locked(st); e != cudaSuccess) return fail(e);
     if (n > 0 && !in_device_range_locked(st, dst, n)) return fail(cudaErrorInvalidValue);
   }
+  if (asynchronous()) flush_streams(/*blocking_only=*/true);
   if (n > 0) std::memset(dst, value, n);
   return cudaSuccess;
 }
@@ -527,33 +628,76 @@ cudaError_t cudaStreamCreate(cudaStream_t* s) { return cudaStreamCreateWithFlags
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
   CUDA_EMU_PROLOGUE();
   State& st = state();
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    if (s == nullptr || st.streams.count(s) == 0) return fail(cudaErrorInvalidResourceHandle);
+    if (s->capture != nullptr) return fail(cudaErrorIllegalState);
+  }
+  flush(s, kAll);  // the queued work still runs (CUDA: destroy returns at once, the work completes)
   std::lock_guard<std::mutex> lock(st.mu);
-  if (s == nullptr || st.streams.count(s) == 0) return fail(cudaErrorInvalidResourceHandle);
-  if (s->capture != nullptr) return fail(cudaErrorIllegalState);
   st.streams.erase(s);
   delete s;
   return cudaSuccess;
 }
-cudaError_t cudaStreamSynchronize(cudaStream_t s) {
-  CUDA_EMU_PROLOGUE();
-  State& st = state();
-  std::lock_guard<std::mutex> lock(st.mu);
-  if (const cudaError_t e = check_stream_locked(st, s); e != cudaSuccess) return fail(e);
+namespace cuda_emu {
+namespace {
+// Waiting for (or asking about) a capturing stream is illegal and breaks its capture.
+cudaError_t check_waitable_locked(State& st, cudaStream_t s) {
+  if (const cudaError_t e = check_stream_locked(st, s); e != cudaSuccess) return e;
   if (s != nullptr && s->capture != nullptr) {
     s->capture->invalidated = true;
-    return fail(cudaErrorStreamCaptureUnsupported);
+    return cudaErrorStreamCaptureUnsupported;
   }
   return cudaSuccess;
 }
-cudaError_t cudaStreamQuery(cudaStream_t s) { return cudaStreamSynchronize(s); }
-cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned flags) {
+}  // namespace
+}  // namespace cuda_emu
+
+cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  CUDA_EMU_PROLOGUE();
+  State& st = state();
+  std::unique_lock<std::mutex> lock(st.mu);
+  if (const cudaError_t e = check_waitable_locked(st, s); e != cudaSuccess) return fail(e);
+  lock.unlock();
+  if (s == nullptr) {
+    flush_streams(/*blocking_only=*/true);
+  } else {
+    flush(s, kAll);
+  }
+  return sticky_error() == cudaSuccess ? cudaSuccess : fail(sticky_error());
+}
+cudaError_t cudaStreamQuery(cudaStream_t s) {
   CUDA_EMU_PROLOGUE();
   State& st = state();
   std::lock_guard<std::mutex> lock(st.mu);
+  if (const cudaError_t e = check_waitable_locked(st, s); e != cudaSuccess) return fail(e);
+  return s == nullptr || s->pending.empty() ? cudaSuccess : fail(cudaErrorNotReady);
+}
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned flags) {
+  CUDA_EMU_PROLOGUE();
+  State& st = state();
+  std::unique_lock<std::mutex> lock(st.mu);
   if (flags != 0 || e == nullptr || st.events.count(e) == 0) return fail(cudaErrorInvalidResourceHandle);
   if (const cudaError_t err = check_stream_locked(st, s); err != cudaSuccess) return fail(err);
   Capture* c = e->captured_in;
-  if (c == nullptr) return cudaSuccess;  // the event's work is complete: nothing to wait for
+  if (c == nullptr) {
+    // Asynchronous mode: later work of s runs only after the event's stream reached it.
+    CUstream_st* other = e->stream;
+    const uint64_t position = e->position;
+    if (other == nullptr || other == s || other->executed >= position) return cudaSuccess;
+    if (s == nullptr) {
+      lock.unlock();
+      flush(other, position);
+      return cudaSuccess;
+    }
+    if (s->capture != nullptr) return cudaSuccess;  // captured work runs at launch, long after
+    s->pending.push_back(Node{"cudaStreamWaitEvent", [other, position] {
+                                flush(other, position);
+                                return cudaSuccess;
+                              }});
+    ++s->enqueued;
+    return cudaSuccess;
+  }
   if (s == nullptr) return fail(cudaErrorStreamCaptureImplicit);
   if (s->capture == c) return cudaSuccess;
   if (s->capture != nullptr) {
@@ -650,8 +794,21 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
     return cudaSuccess;
   }
   e->captured_in = nullptr;
-  e->recorded = true;
-  e->when = std::chrono::steady_clock::now();
+  if (s == nullptr || !asynchronous()) {
+    e->stream = nullptr;
+    e->recorded = true;
+    e->when = std::chrono::steady_clock::now();
+    return cudaSuccess;
+  }
+  // Asynchronous mode: the event completes (and takes its time) when the stream reaches it.
+  e->recorded = false;
+  s->pending.push_back(Node{"cudaEventRecord", [e] {
+                              e->when = std::chrono::steady_clock::now();
+                              e->recorded = true;
+                              return cudaSuccess;
+                            }});
+  e->stream = s;
+  e->position = ++s->enqueued;
   return cudaSuccess;
 }
 cudaError_t cudaEventQuery(cudaEvent_t e) {
@@ -663,9 +820,27 @@ cudaError_t cudaEventQuery(cudaEvent_t e) {
     e->captured_in->invalidated = true;
     return fail(cudaErrorStreamCaptureUnsupported);
   }
-  return cudaSuccess;  // everything recorded has run
+  if (e->stream != nullptr && e->stream->executed < e->position) return fail(cudaErrorNotReady);
+  return cudaSuccess;
 }
-cudaError_t cudaEventSynchronize(cudaEvent_t e) { return cudaEventQuery(e); }
+cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+  CUDA_EMU_PROLOGUE();
+  CUstream_st* s = nullptr;
+  uint64_t position = 0;
+  {
+    State& st = state();
+    std::lock_guard<std::mutex> lock(st.mu);
+    if (e == nullptr || st.events.count(e) == 0) return fail(cudaErrorInvalidResourceHandle);
+    if (e->captured_in != nullptr) {
+      e->captured_in->invalidated = true;
+      return fail(cudaErrorStreamCaptureUnsupported);
+    }
+    s = e->stream;
+    position = e->position;
+  }
+  flush(s, position);
+  return sticky_error() == cudaSuccess ? cudaSuccess : fail(sticky_error());
+}
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
   CUDA_EMU_PROLOGUE();
   State& st = state();
@@ -674,6 +849,8 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) 
   if (start == nullptr || end == nullptr || st.events.count(start) == 0 || st.events.count(end) == 0)
     return fail(cudaErrorInvalidResourceHandle);
   if (((start->flags | end->flags) & cudaEventDisableTiming) != 0) return fail(cudaErrorInvalidResourceHandle);
+  for (CUevent_st* ev : {start, end})
+    if (ev->stream != nullptr && ev->stream->executed < ev->position) return fail(cudaErrorNotReady);
   if (!start->recorded || !end->recorded) return fail(cudaErrorInvalidResourceHandle);
   *ms = std::chrono::duration<float, std::milli>(end->when - start->when).count();
   return cudaSuccess;

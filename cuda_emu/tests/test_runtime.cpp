@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -87,6 +90,7 @@ TEST_F(Runtime, CapturedWorkRunsOnlyWhenTheGraphIsLaunched) {
   EXPECT_EQ(status, cudaStreamCaptureStatusActive);
   cudaGraph_t g = nullptr;
   ASSERT_EQ(cudaStreamEndCapture(s, &g), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);  // the memset before the capture
   EXPECT_EQ(read(d, 4), std::vector<float>(4, 0.0f)) << "capturing does not execute";
   size_t nodes = 0;
   ASSERT_EQ(cudaGraphGetNodes(g, nullptr, &nodes), cudaSuccess);
@@ -95,6 +99,7 @@ TEST_F(Runtime, CapturedWorkRunsOnlyWhenTheGraphIsLaunched) {
   ASSERT_EQ(cudaGraphInstantiate(&exec, g, 0), cudaSuccess);
   ASSERT_EQ(cudaGraphLaunch(exec, s), cudaSuccess);
   ASSERT_EQ(cudaGraphLaunch(exec, s), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);  // s is non-blocking: cudaMemcpy does not wait for it
   EXPECT_EQ(read(d, 4), std::vector<float>(4, 2.0f)) << "each launch replays the kernel";
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(g);
@@ -190,6 +195,7 @@ TEST_F(Runtime, AStreamThatWaitsOnACapturedEventJoinsTheCapture) {
   cudaGraphExec_t exec = nullptr;
   ASSERT_EQ(cudaGraphInstantiate(&exec, g, 0), cudaSuccess);
   ASSERT_EQ(cudaGraphLaunch(exec, a), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(a), cudaSuccess);
   EXPECT_EQ(read(d, 4), std::vector<float>(4, 1.0f));
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(g);
@@ -228,6 +234,89 @@ TEST_F(Runtime, DevicesAndTheirAttributes) {
   ASSERT_EQ(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0), cudaSuccess);
   EXPECT_EQ(major, 9);
   EXPECT_STREQ(cudaGetErrorName(cudaErrorStreamCaptureImplicit), "cudaErrorStreamCaptureImplicit");
+}
+
+// ---- asynchronous mode (ctest runs this binary a second time with CUDA_EMU_ASYNC=1) -------------------
+bool asynchronous_mode() {
+  const char* v = std::getenv("CUDA_EMU_ASYNC");
+  return v != nullptr && std::string(v) == "1";
+}
+
+class Async : public Runtime {
+ protected:
+  void SetUp() override {
+    if (!asynchronous_mode()) GTEST_SKIP() << "runs with CUDA_EMU_ASYNC=1 (ctest: cuda_emu tests *.async)";
+    ASSERT_EQ(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(&d_, 4 * sizeof(float)), cudaSuccess);
+    ASSERT_EQ(cudaMemset(d_, 0, 4 * sizeof(float)), cudaSuccess);
+  }
+  void TearDown() override {
+    if (s_ != nullptr) cudaStreamDestroy(s_);
+    if (d_ != nullptr) cudaFree(d_);
+    Runtime::TearDown();
+  }
+  cudaStream_t s_ = nullptr;
+  float* d_ = nullptr;
+};
+
+TEST_F(Async, WorkRunsWhenTheHostWaitsForIt) {
+  cudaEvent_t e = nullptr;
+  ASSERT_EQ(cudaEventCreate(&e), cudaSuccess);
+  CUDA_EMU_LAUNCH(1, 32, 0, s_, add_one)(d_, 4);
+  ASSERT_EQ(cudaEventRecord(e, s_), cudaSuccess);
+  EXPECT_EQ(cudaEventQuery(e), cudaErrorNotReady);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorNotReady);
+  EXPECT_EQ(read(d_, 4), std::vector<float>(4, 0.0f)) << "cudaMemcpy waits for blocking streams only";
+  ASSERT_EQ(cudaEventSynchronize(e), cudaSuccess);
+  EXPECT_EQ(cudaEventQuery(e), cudaSuccess);
+  EXPECT_EQ(read(d_, 4), std::vector<float>(4, 1.0f));
+  cudaEventDestroy(e);
+}
+
+TEST_F(Async, PinnedSourcesAreReadWhenTheCopyRunsPageableOnesAtTheCall) {
+  float* pinned = nullptr;
+  ASSERT_EQ(cudaHostAlloc(reinterpret_cast<void**>(&pinned), 4 * sizeof(float), cudaHostAllocDefault), cudaSuccess);
+  std::vector<float> pageable(4, 5.0f);
+  float* d2 = nullptr;
+  ASSERT_EQ(cudaMalloc(&d2, 4 * sizeof(float)), cudaSuccess);
+  std::fill(pinned, pinned + 4, 3.0f);
+  ASSERT_EQ(cudaMemcpyAsync(d_, pinned, 4 * sizeof(float), cudaMemcpyHostToDevice, s_), cudaSuccess);
+  ASSERT_EQ(cudaMemcpyAsync(d2, pageable.data(), 4 * sizeof(float), cudaMemcpyHostToDevice, s_), cudaSuccess);
+  std::fill(pinned, pinned + 4, -1.0f);  // too early: the upload has not run
+  std::fill(pageable.begin(), pageable.end(), -1.0f);  // fine: it was staged
+  ASSERT_EQ(cudaStreamSynchronize(s_), cudaSuccess);
+  EXPECT_EQ(read(d_, 4), std::vector<float>(4, -1.0f)) << "the race CUDA allows with pinned memory";
+  EXPECT_EQ(read(d2, 4), std::vector<float>(4, 5.0f));
+  // A copy to pageable memory returns only when done; to pinned memory, when queued.
+  CUDA_EMU_LAUNCH(1, 32, 0, s_, add_one)(d_, 4);
+  std::vector<float> out(4, 0.0f);
+  ASSERT_EQ(cudaMemcpyAsync(out.data(), d_, 4 * sizeof(float), cudaMemcpyDeviceToHost, s_), cudaSuccess);
+  EXPECT_EQ(out, std::vector<float>(4, 0.0f));
+  CUDA_EMU_LAUNCH(1, 32, 0, s_, add_one)(d_, 4);
+  ASSERT_EQ(cudaMemcpyAsync(pinned, d_, 4 * sizeof(float), cudaMemcpyDeviceToHost, s_), cudaSuccess);
+  EXPECT_EQ(pinned[0], -1.0f) << "not yet copied";
+  ASSERT_EQ(cudaStreamSynchronize(s_), cudaSuccess);
+  EXPECT_EQ(pinned[0], 1.0f);
+  cudaFree(d2);
+  cudaFreeHost(pinned);
+}
+
+TEST_F(Async, StreamWaitEventOrdersAStreamBehindAnother) {
+  cudaStream_t b = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&b, cudaStreamNonBlocking), cudaSuccess);
+  cudaEvent_t e = nullptr;
+  ASSERT_EQ(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), cudaSuccess);
+  float* d2 = nullptr;
+  ASSERT_EQ(cudaMalloc(&d2, 4 * sizeof(float)), cudaSuccess);
+  CUDA_EMU_LAUNCH(1, 32, 0, s_, add_one)(d_, 4);
+  ASSERT_EQ(cudaEventRecord(e, s_), cudaSuccess);
+  ASSERT_EQ(cudaStreamWaitEvent(b, e, 0), cudaSuccess);
+  ASSERT_EQ(cudaMemcpyAsync(d2, d_, 4 * sizeof(float), cudaMemcpyDeviceToDevice, b), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(b), cudaSuccess);  // runs s_ up to the event first
+  EXPECT_EQ(read(d2, 4), std::vector<float>(4, 1.0f));
+  cudaFree(d2);
+  cudaEventDestroy(e);
+  cudaStreamDestroy(b);
 }
 
 }  // namespace
