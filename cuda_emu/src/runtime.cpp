@@ -96,6 +96,7 @@ struct State {
   std::map<uintptr_t, size_t> host_allocs;  // pinned: begin -> bytes
   size_t device_bytes = 0;
   std::set<CUstream_st*> streams;
+  std::vector<CUstream_st*> retired_streams;  // destroyed, kept (see cudaStreamDestroy)
   std::set<CUevent_st*> events;
   std::vector<Capture*> captures;  // active ones
   std::atomic<int> sticky{cudaSuccess};
@@ -636,7 +637,9 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
   flush(s, kAll);  // the queued work still runs (CUDA: destroy returns at once, the work completes)
   std::lock_guard<std::mutex> lock(st.mu);
   st.streams.erase(s);
-  delete s;
+  // Not deleted: an event recorded on it, or another stream's queued wait, may still name it.
+  // Its work is done, so they find it complete. Streams are few; the memory is kept.
+  st.retired_streams.push_back(s);
   return cudaSuccess;
 }
 namespace cuda_emu {
@@ -778,8 +781,17 @@ cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned flags) {
 cudaError_t cudaEventCreate(cudaEvent_t* e) { return cudaEventCreateWithFlags(e, cudaEventDefault); }
 cudaError_t cudaEventDestroy(cudaEvent_t e) {
   State& st = state();
+  CUstream_st* s = nullptr;
+  uint64_t position = 0;
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    if (e == nullptr || st.events.count(e) == 0) return fail(cudaErrorInvalidResourceHandle);
+    s = e->stream;
+    position = e->position;
+  }
+  flush(s, position);  // CUDA releases a pending event when it completes; its queued record writes it
   std::lock_guard<std::mutex> lock(st.mu);
-  if (e == nullptr || st.events.erase(e) == 0) return fail(cudaErrorInvalidResourceHandle);
+  st.events.erase(e);
   delete e;
   return cudaSuccess;
 }

@@ -1,6 +1,7 @@
 #include "engine/cuda/cuda_check.h"  // first: see the note on fmt there
 //
 #include "engine/cuda/cuda_allocator.h"
+#include "engine/cuda/stream.h"
 
 #include <cstdio>
 #include <exception>
@@ -91,24 +92,33 @@ void* CachingAllocator::allocate(size_t nbytes) {
   const Key key{device, size};
   const PoolId pool = t_capture_pool;
 
-  std::lock_guard<std::mutex> lock(mu_);
   void* p = nullptr;
-  if (pool == 0) {
-    p = take_cached_locked(free_, key);
-  } else {
-    Pool& gp = pools_.at(pool);
-    p = take_cached_locked(gp.free, key);
-    if (p == nullptr) {
-      // A block the warm-up run left in the shared cache: it moves into the graph's pool. Its
-      // last eager users were queued on the engine's stream, where replays run too.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (pool == 0) {
       p = take_cached_locked(free_, key);
-      if (p != nullptr) gp.bytes += static_cast<int64_t>(size);
+    } else {
+      Pool& gp = pools_.at(pool);
+      p = take_cached_locked(gp.free, key);
+      if (p == nullptr) {
+        // A block the warm-up run left in the shared cache: it moves into the graph's pool. Its
+        // last eager users were queued on the engine's stream, where replays run too.
+        p = take_cached_locked(free_, key);
+        if (p != nullptr) gp.bytes += static_cast<int64_t>(size);
+      }
     }
+    if (p == nullptr) p = cuda_malloc_locked(device, nbytes, size, pool);
+    live_.emplace(p, Block{size, device, pool});
+    stats_.allocated_bytes += static_cast<int64_t>(size);
+    if (stats_.allocated_bytes > stats_.peak_allocated_bytes) stats_.peak_allocated_bytes = stats_.allocated_bytes;
   }
-  if (p == nullptr) p = cuda_malloc_locked(device, nbytes, size, pool);
-  live_.emplace(p, Block{size, device, pool});
-  stats_.allocated_bytes += static_cast<int64_t>(size);
-  if (stats_.allocated_bytes > stats_.peak_allocated_bytes) stats_.peak_allocated_bytes = stats_.allocated_bytes;
+#ifdef ATEBM_CUDA_EMULATION
+  // A testing aid of the emulated GPU (cuda_emu/README.md): on a GPU a reused block still holds
+  // its last user's data, often zeros, which can hide a kernel that reads memory it never wrote.
+  // Here every block handed out is NaN bytes, set in stream order like a kernel (and recorded
+  // with it during a graph capture), so such a kernel fails the parity tests.
+  ATEBM_CUDA_CHECK(cudaMemsetAsync(p, 0xFF, size, current_stream()));
+#endif
   return p;
 }
 
