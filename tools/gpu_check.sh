@@ -20,6 +20,10 @@
 #   SKIP_TESTS=1        benchmarks only (with REUSE_BUILD=1: a second call after a SKIP_BENCH one)
 #   REUSE_BUILD=1       keep BUILD_DIR and rebuild incrementally instead of wiping it
 #   GPU_DEPS=DIR        bundled packages (default <repo>/.gpu-deps, used when it exists; 'none': never)
+#   GPU_CHECK_EMULATED=1  a rehearsal without a GPU: the same steps against the emulated GPU
+#                       (cuda_emu/; -DATEBM_CUDA_EMULATION=ON, no nvcc, cuDNN or NCCL needed) and
+#                       tiny benchmark filters, to check this script end to end before a GPU
+#                       session; its numbers are not GPU results (the block says so)
 #   GPU_CHECK_BUDGET=S  wall-clock seconds for the whole script (default 560: one `run` call is at
 #                       most 600 s); every step's time limit is cut to what is left, a step that no
 #                       longer fits is skipped (and listed), and the summary is always printed
@@ -56,7 +60,13 @@ JOBS="${JOBS:-$(nproc)}"
 MIN_TIME="${BENCH_MIN_TIME:-0.05}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$JOBS}" OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 
+EMULATED="${GPU_CHECK_EMULATED:-0}"
 # ---- the GPU -----------------------------------------------------------------------------------
+if [ "$EMULATED" = 1 ]; then
+GPU_NAME="cuda_emu (emulated on the CPU: a rehearsal, not GPU results)"
+GPU_COUNT=1 DRIVER=none ARCH=90 CUDA_VERSION=emulated NVCC=none CUDNN_DESC=cuda_emu
+CUDNN_FLAGS=() NCCL_FLAGS=()
+else
 command -v nvidia-smi >/dev/null || die "nvidia-smi not found: this script needs a machine with an NVIDIA GPU"
 GPU_NAME="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n1 | sed 's/^ *//;s/ *$//')"
 [ -n "$GPU_NAME" ] || die "nvidia-smi lists no GPU"
@@ -147,6 +157,7 @@ if [ -n "${NCCL_ROOT:-}" ] && [ -f "$NCCL_ROOT/include/nccl.h" ]; then
   done
 fi
 
+fi  # EMULATED
 echo "gpu_check: $GPU_NAME (sm_$ARCH), driver $DRIVER, CUDA $CUDA_VERSION ($NVCC), cuDNN $CUDNN_DESC, $JOBS jobs"
 
 # ---- bundled packages (tools/gpu_deps.sh) ------------------------------------------------------
@@ -215,14 +226,20 @@ command -v ninja >/dev/null && GENERATOR=(-G Ninja) && KEEP_GOING=(-- -k 0)
 mkdir -p "$BUILD"
 CONFIG_LOG="$BUILD/gpu_check_configure.log"
 BUILD_LOG="$BUILD/gpu_check_build.log"
-if ! cmake -S "$ROOT" -B "$BUILD" ${GENERATOR[@]+"${GENERATOR[@]}"} -DCMAKE_BUILD_TYPE=Release -DATEBM_CUDA=ON \
-      -DCMAKE_CUDA_ARCHITECTURES="$ARCH" -DCMAKE_CUDA_COMPILER="$NVCC" -DATEBM_BUILD_BENCH=ON -DATEBM_EMULATED_GPU_TESTS=OFF \
+BACKEND_FLAGS=(-DATEBM_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" -DCMAKE_CUDA_COMPILER="$NVCC")
+BACKEND_LINE="CUDA backend ON"
+if [ "$EMULATED" = 1 ]; then
+  BACKEND_FLAGS=(-DATEBM_CUDA_EMULATION=ON -DCMAKE_CXX_FLAGS_RELEASE=-O1)
+  BACKEND_LINE="CUDA backend EMULATED"
+fi
+if ! cmake -S "$ROOT" -B "$BUILD" ${GENERATOR[@]+"${GENERATOR[@]}"} -DCMAKE_BUILD_TYPE=Release "${BACKEND_FLAGS[@]}" \
+      -DATEBM_BUILD_BENCH=ON -DATEBM_EMULATED_GPU_TESTS=OFF \
       -DCMAKE_GTEST_DISCOVER_TESTS_DISCOVERY_MODE=PRE_TEST \
       ${CUDNN_FLAGS[@]+"${CUDNN_FLAGS[@]}"} ${NCCL_FLAGS[@]+"${NCCL_FLAGS[@]}"} ${DEPS_FLAGS[@]+"${DEPS_FLAGS[@]}"} >"$CONFIG_LOG" 2>&1; then
   tail -n 40 "$CONFIG_LOG" >&2
   die "configure failed (full log: $CONFIG_LOG)"
 fi
-if ! grep -q "CUDA backend ON" "$CONFIG_LOG"; then
+if ! grep -q "$BACKEND_LINE" "$CONFIG_LOG"; then
   tail -n 40 "$CONFIG_LOG" >&2
   die "CMake did not enable the CUDA backend"
 fi
@@ -392,8 +409,15 @@ run_bench() {  # run_bench LABEL FILTER MIN_TIME TIMEOUT
     BENCH_ROWS+=("| $label | exit $rc | | | see $log |")
   fi
 }
+if [ "$EMULATED" = 1 ]; then
+  # One size of a few kernels and the smallest conv shape: the emulator runs them thread by
+  # thread, and the ResNet-50 iteration would take hours.
+  KERNEL_FILTER="${KERNEL_FILTER:-BM_cuda_(copy_d2d|add|sum_columns)/16777216}"
+  CONV_FILTER="${CONV_FILTER:-conv2d_.*/n32/3x3_s1_3to64_32x32}"
+  MIN_TIME="${BENCH_MIN_TIME:-0.001}" CONV_MIN_TIME="${CONV_MIN_TIME:-0.001}"
+fi
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
-  run_bench kernels 'BM_cuda_' "$MIN_TIME" 240
+  run_bench kernels "${KERNEL_FILTER:-BM_cuda_}" "$MIN_TIME" 240
   run_bench conv "${CONV_FILTER:-conv2d_.*/n32/}" "${CONV_MIN_TIME:-0.02}" 300
   if command -v python3 >/dev/null; then
     # Kernel rows one by one; conv rows per (pass, way, precision, batch): the summed GPU time of
@@ -456,6 +480,7 @@ COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ] && COMMIT="$COMMIT+local changes"
 
 {
+  [ "$EMULATED" = 1 ] && echo "REHEARSAL ON THE EMULATED GPU (GPU_CHECK_EMULATED=1): do not paste into bench/RESULTS.md"
   echo "### $DATE — $GPU_NAME (sm_$ARCH)"
   echo
   echo "Driver $DRIVER, CUDA $CUDA_VERSION, cuDNN: $CUDNN_DESC, commit $COMMIT, \`tools/gpu_check.sh\`"
