@@ -100,7 +100,8 @@ void fill(const Tensor& dst, double value) {
   DeviceGuard guard(dst.device());
   const Geometry<1> g = make_geometry<1>(dst.shape(), {&dst.strides()}, "fill");
   ATEBM_DISPATCH_ALL(dst.dtype(), "fill", [&] {
-    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), fill_kernel<scalar_t>)(dst.data<scalar_t>(), static_cast<scalar_t>(value), g, n);
+    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), fill_kernel<scalar_t>)
+        (dst.data<scalar_t>(), static_cast<scalar_t>(value), g, n);
     ATEBM_CUDA_CHECK_LAUNCH();
   });
 }
@@ -118,7 +119,8 @@ void copy(const Tensor& dst, const Tensor& src) {
   ATEBM_DISPATCH_ALL(dst.dtype(), "copy", [&] {
     using dst_t = scalar_t;
     ATEBM_DISPATCH_ALL(src.dtype(), "copy", [&] {
-      ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), copy_kernel<dst_t, scalar_t>)(dst.data<dst_t>(), src.data<scalar_t>(), g, n);
+      ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), copy_kernel<dst_t, scalar_t>)
+          (dst.data<dst_t>(), src.data<scalar_t>(), g, n);
       ATEBM_CUDA_CHECK_LAUNCH();
     });
   });
@@ -170,7 +172,8 @@ void arange(const Tensor& dst, double start, double step) {
   if (n == 0) return;
   DeviceGuard guard(dst.device());
   ATEBM_DISPATCH_ALL(dst.dtype(), "arange", [&] {
-    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), arange_kernel<scalar_t>)(dst.data<scalar_t>(), n, start, step);
+    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), arange_kernel<scalar_t>)
+        (dst.data<scalar_t>(), n, start, step);
     ATEBM_CUDA_CHECK_LAUNCH();
   });
 }
@@ -181,11 +184,12 @@ void uniform(const Tensor& dst, uint64_t seed, uint64_t offset, double lo, doubl
   if (n == 0) return;
   DeviceGuard guard(dst.device());
   if (dst.dtype() == DType::Float32) {
-    ATEBM_LAUNCH(grid_for((n + 3) / 4), kThreads, 0, current_stream(), uniform_f32_kernel)(dst.data<float>(), n, seed, offset,
-                                                           static_cast<float>(lo), static_cast<float>(hi - lo));
+    ATEBM_LAUNCH(grid_for((n + 3) / 4), kThreads, 0, current_stream(), uniform_f32_kernel)
+        (dst.data<float>(), n, seed, offset, static_cast<float>(lo), static_cast<float>(hi - lo));
   } else {
     ATEBM_CHECK(dst.dtype() == DType::Float64, "rand (cuda): expected a float dtype, got {}", dst.dtype());
-    ATEBM_LAUNCH(grid_for((n + 1) / 2), kThreads, 0, current_stream(), uniform_f64_kernel)(dst.data<double>(), n, seed, offset, lo, hi - lo);
+    ATEBM_LAUNCH(grid_for((n + 1) / 2), kThreads, 0, current_stream(), uniform_f64_kernel)
+        (dst.data<double>(), n, seed, offset, lo, hi - lo);
   }
   ATEBM_CUDA_CHECK_LAUNCH();
 }
@@ -196,11 +200,12 @@ void normal(const Tensor& dst, uint64_t seed, uint64_t offset, double mean, doub
   if (n == 0) return;
   DeviceGuard guard(dst.device());
   if (dst.dtype() == DType::Float32) {
-    ATEBM_LAUNCH(grid_for((n + 3) / 4), kThreads, 0, current_stream(), normal_f32_kernel)(dst.data<float>(), n, seed, offset,
-                                                          static_cast<float>(mean), static_cast<float>(std));
+    ATEBM_LAUNCH(grid_for((n + 3) / 4), kThreads, 0, current_stream(), normal_f32_kernel)
+        (dst.data<float>(), n, seed, offset, static_cast<float>(mean), static_cast<float>(std));
   } else {
     ATEBM_CHECK(dst.dtype() == DType::Float64, "randn (cuda): expected a float dtype, got {}", dst.dtype());
-    ATEBM_LAUNCH(grid_for((n + 1) / 2), kThreads, 0, current_stream(), normal_f64_kernel)(dst.data<double>(), n, seed, offset, mean, std);
+    ATEBM_LAUNCH(grid_for((n + 1) / 2), kThreads, 0, current_stream(), normal_f64_kernel)
+        (dst.data<double>(), n, seed, offset, mean, std);
   }
   ATEBM_CUDA_CHECK_LAUNCH();
 }

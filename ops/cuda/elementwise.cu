@@ -113,16 +113,16 @@ void map(const char* op, const F& f, const Tensor& out, const Ts&... ins) {
   TO* po = out.data<TO>();
   const bool vec = aligned(po, sizeof(TO) * V) && (packet_ready(ins, out, sizeof(TI) * V) && ...);
   if (vec) {
-    ATEBM_LAUNCH(grid_for((n + V - 1) / V), kThreads, 0, current_stream(), map_vec_kernel<V>)(
-        f, n, po, static_cast<const TI*>(ins.raw_data())...);
+    ATEBM_LAUNCH(grid_for((n + V - 1) / V), kThreads, 0, current_stream(), map_vec_kernel<V>)
+        (f, n, po, static_cast<const TI*>(ins.raw_data())...);
   } else {
     const std::array<Shape, N - 1> st = {cpu::broadcast_strides(ins, out.shape())...};
     std::array<const Shape*, N> rows;
     rows[0] = &out.strides();
     for (int k = 0; k + 1 < N; ++k) rows[k + 1] = &st[k];
     const Geometry<N> g = make_geometry<N>(out.shape(), rows, op);
-    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), map_strided_kernel)(f, g, n, po,
-                                                                        static_cast<const TI*>(ins.raw_data())...);
+    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), map_strided_kernel)
+        (f, g, n, po, static_cast<const TI*>(ins.raw_data())...);
   }
   ATEBM_CUDA_CHECK_LAUNCH();
 }

@@ -127,8 +127,8 @@ void index_select(const Tensor& out, const Tensor& x, int64_t dim, const Tensor&
   const AlongDim v = ix::shared_index_view(x.shape(), dim, k);
   DeviceGuard guard(out.device());
   ATEBM_DISPATCH_ALL(out.dtype(), "index_select", [&] {
-    ATEBM_LAUNCH(grid_for(total), kThreads, 0, current_stream(), select_kernel<scalar_t>)(
-        out.data<scalar_t>(), x.data<scalar_t>(), index.data<int64_t>(), v, total);
+    ATEBM_LAUNCH(grid_for(total), kThreads, 0, current_stream(), select_kernel<scalar_t>)
+        (out.data<scalar_t>(), x.data<scalar_t>(), index.data<int64_t>(), v, total);
     ATEBM_CUDA_CHECK_LAUNCH();
   });
 }
@@ -155,8 +155,8 @@ void gather(const Tensor& out, const Tensor& x, int64_t dim, const Tensor& index
   const AlongDim v = ix::per_element_view(x.shape(), index.shape(), dim);
   DeviceGuard guard(out.device());
   ATEBM_DISPATCH_FLOATING(out.dtype(), "gather", [&] {
-    ATEBM_LAUNCH(grid_for(total), kThreads, 0, current_stream(), select_kernel<scalar_t>)(
-        out.data<scalar_t>(), x.data<scalar_t>(), index.data<int64_t>(), v, total);
+    ATEBM_LAUNCH(grid_for(total), kThreads, 0, current_stream(), select_kernel<scalar_t>)
+        (out.data<scalar_t>(), x.data<scalar_t>(), index.data<int64_t>(), v, total);
     ATEBM_CUDA_CHECK_LAUNCH();
   });
 }
@@ -181,8 +181,8 @@ BadIndex find_out_of_range(const Tensor& index, int64_t n) {
   DeviceGuard guard(index.device());
   const Tensor first = empty({1}, {.dtype = DType::Int64, .device = index.device()});
   ATEBM_CUDA_CHECK(cudaMemsetAsync(first.raw_data(), 0xFF, sizeof(int64_t), current_stream()));
-  ATEBM_LAUNCH(grid_for(count), kThreads, 0, current_stream(), first_out_of_range_kernel)(
-      index.data<int64_t>(), count, n, static_cast<unsigned long long*>(first.raw_data()));
+  ATEBM_LAUNCH(grid_for(count), kThreads, 0, current_stream(), first_out_of_range_kernel)
+      (index.data<int64_t>(), count, n, static_cast<unsigned long long*>(first.raw_data()));
   ATEBM_CUDA_CHECK_LAUNCH();
   BadIndex bad;
   memcpy_d2h(&bad.position, first.raw_data(), sizeof(int64_t));  // all ones reads as -1: none

@@ -101,16 +101,16 @@ void update(const char* op, const F& f, const Tensor& t, const Ts&... ops) {
   T* pt = t.data<T>();
   const bool vec = t.is_contiguous() && aligned(pt, sizeof(T) * V) && (packet_ready(ops, t, sizeof(T) * V) && ...);
   if (vec) {
-    ATEBM_LAUNCH(grid_for((n + V - 1) / V), kThreads, 0, current_stream(), update_vec_kernel<V>)(
-        f, n, pt, static_cast<const T*>(ops.raw_data())...);
+    ATEBM_LAUNCH(grid_for((n + V - 1) / V), kThreads, 0, current_stream(), update_vec_kernel<V>)
+        (f, n, pt, static_cast<const T*>(ops.raw_data())...);
   } else {
     const std::array<Shape, N - 1> st = {cpu::broadcast_strides(ops, t.shape())...};
     std::array<const Shape*, N> rows;
     rows[0] = &t.strides();
     for (int k = 0; k + 1 < N; ++k) rows[k + 1] = &st[k];
     const Geometry<N> g = make_geometry<N>(t.shape(), rows, op);
-    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), update_strided_kernel)(f, g, n, pt,
-                                                                           static_cast<const T*>(ops.raw_data())...);
+    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), update_strided_kernel)
+        (f, g, n, pt, static_cast<const T*>(ops.raw_data())...);
   }
   ATEBM_CUDA_CHECK_LAUNCH();
 }

@@ -33,8 +33,8 @@ void channel_affine(const Tensor& out, const Tensor& x, const Tensor& scale, con
   const int64_t c = x.size(1), s = n / (x.size(0) * c);
   DeviceGuard guard(x.device());
   ATEBM_DISPATCH_FLOATING(x.dtype(), op, [&] {
-    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), channel_affine_kernel<scalar_t>)(
-        out.data<scalar_t>(), x.data<scalar_t>(), scale.data<scalar_t>(), shift.data<scalar_t>(), n, c, s);
+    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), channel_affine_kernel<scalar_t>)
+        (out.data<scalar_t>(), x.data<scalar_t>(), scale.data<scalar_t>(), shift.data<scalar_t>(), n, c, s);
     ATEBM_CUDA_CHECK_LAUNCH();
   });
 }

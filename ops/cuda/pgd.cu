@@ -141,8 +141,8 @@ void pgd_l2(T* x, const T* g, const T* x0, const T* mask, int64_t n, int64_t d, 
   ATEBM_LAUNCH(blocks, kThreads, 0, stream, grad_sq_kernel<T>)(g, mask, n, d, chunks, partial_g);
   ATEBM_CUDA_CHECK_LAUNCH();
   if (project) {
-    ATEBM_LAUNCH(blocks, kThreads, 0, stream, delta_sq_kernel<T>)(x, g, x0, mask, n, d, chunks, s.step_size, partial_g,
-                                                        partial_d);
+    ATEBM_LAUNCH(blocks, kThreads, 0, stream, delta_sq_kernel<T>)
+        (x, g, x0, mask, n, d, chunks, s.step_size, partial_g, partial_d);
     ATEBM_CUDA_CHECK_LAUNCH();
   }
   ATEBM_LAUNCH(blocks, kThreads, 0, stream, l2_write_kernel<T>)(x, g, x0, mask, n, d, chunks, s, partial_g, partial_d);
@@ -162,8 +162,8 @@ void pgd_update(T* x, const T* g, const T* x0, const T* mask, int64_t n, int64_t
     pgd_l2(x, g, x0, mask, n, d, s, device);
   } else {
     const int64_t total = n * d;
-    ATEBM_LAUNCH(grid_for(total), kThreads, 0, current_stream(), linf_kernel<T>)(x, g, x0, mask, total,
-                                                                       kernels::pgd::projects(s), s);
+    ATEBM_LAUNCH(grid_for(total), kThreads, 0, current_stream(), linf_kernel<T>)
+        (x, g, x0, mask, total, kernels::pgd::projects(s), s);
     ATEBM_CUDA_CHECK_LAUNCH();
   }
 }

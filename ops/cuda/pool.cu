@@ -85,8 +85,8 @@ void avg_pool2d(const Tensor& out, const Tensor& x, const Pool2dGeometry& geo, b
   if (n == 0) return;
   DeviceGuard guard(x.device());
   ATEBM_DISPATCH_FLOATING(x.dtype(), "avg_pool2d", [&] {
-    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), avg_pool2d_kernel<scalar_t>)(
-        out.data<scalar_t>(), x.data<scalar_t>(), geo, count_include_pad, n);
+    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), avg_pool2d_kernel<scalar_t>)
+        (out.data<scalar_t>(), x.data<scalar_t>(), geo, count_include_pad, n);
     ATEBM_CUDA_CHECK_LAUNCH();
   });
 }
@@ -97,8 +97,8 @@ void avg_pool2d_grad(const Tensor& dx, const Tensor& g, const Pool2dGeometry& ge
   if (n == 0) return;
   DeviceGuard guard(g.device());
   ATEBM_DISPATCH_FLOATING(dx.dtype(), "avg_pool2d_grad", [&] {
-    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), avg_pool2d_grad_kernel<scalar_t>)(
-        dx.data<scalar_t>(), g.data<scalar_t>(), geo, count_include_pad, n);
+    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), avg_pool2d_grad_kernel<scalar_t>)
+        (dx.data<scalar_t>(), g.data<scalar_t>(), geo, count_include_pad, n);
     ATEBM_CUDA_CHECK_LAUNCH();
   });
 }
@@ -113,8 +113,8 @@ void max_pool2d(const Tensor& values, const Tensor& indices, const Tensor& x, co
   if (n == 0) return;
   DeviceGuard guard(x.device());
   ATEBM_DISPATCH_FLOATING(x.dtype(), "max_pool2d", [&] {
-    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), max_pool2d_kernel<scalar_t>)(
-        values.data<scalar_t>(), indices.data<int64_t>(), x.data<scalar_t>(), geo, n);
+    ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), max_pool2d_kernel<scalar_t>)
+        (values.data<scalar_t>(), indices.data<int64_t>(), x.data<scalar_t>(), geo, n);
     ATEBM_CUDA_CHECK_LAUNCH();
   });
 }

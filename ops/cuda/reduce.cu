@@ -189,7 +189,8 @@ void sum_all(T* out, const T* x, int64_t n, const Device& dev) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   const Tensor partial = empty({chunks}, {.dtype = DType::Float64, .device = dev});
   double* pp = partial.data<double>();
-  ATEBM_LAUNCH(static_cast<unsigned>(chunks), kThreads, 0, current_stream(), chunk_sum_kernel<T, double>)(x, n, kChunk, pp);
+  ATEBM_LAUNCH(static_cast<unsigned>(chunks), kThreads, 0, current_stream(), chunk_sum_kernel<T, double>)
+      (x, n, kChunk, pp);
   ATEBM_CUDA_CHECK_LAUNCH();
   ATEBM_LAUNCH(1, kThreads, 0, current_stream(), chunk_sum_kernel<double, T>)(pp, chunks, chunks, out);
   ATEBM_CUDA_CHECK_LAUNCH();
@@ -211,8 +212,8 @@ void sum_middle(T* out, const T* x, int64_t outer, int64_t r, int64_t inner, con
     const int64_t nseg = (r + kSegment - 1) / kSegment;
     const Tensor partial = empty({nseg, cols}, {.dtype = DType::Float64, .device = dev});
     double* pp = partial.data<double>();
-    ATEBM_LAUNCH(grid_for(nseg * cols), kThreads, 0, current_stream(), column_partial_kernel<T>)(x, outer, r, inner, kSegment,
-                                                                                      nseg, pp);
+    ATEBM_LAUNCH(grid_for(nseg * cols), kThreads, 0, current_stream(), column_partial_kernel<T>)
+        (x, outer, r, inner, kSegment, nseg, pp);
     ATEBM_CUDA_CHECK_LAUNCH();
     ATEBM_LAUNCH(grid_for(cols), kThreads, 0, current_stream(), column_sum_kernel<double, T>)(pp, 1, nseg, cols, out);
     ATEBM_CUDA_CHECK_LAUNCH();
@@ -262,11 +263,11 @@ void reduce_max_min(bool is_max, const Tensor& values, const Tensor& indices, co
     scalar_t* pv = values.data<scalar_t>();
     int64_t* pi = indices.data<int64_t>();
     if (inner == 1 && r >= kWarp) {
-      ATEBM_LAUNCH(grid_for_warps(outer), kThreads, 0, current_stream(), extreme_row_warp_kernel<scalar_t>)(is_max, px, outer, r,
-                                                                                                 pv, pi);
+      ATEBM_LAUNCH(grid_for_warps(outer), kThreads, 0, current_stream(), extreme_row_warp_kernel<scalar_t>)
+          (is_max, px, outer, r, pv, pi);
     } else {
-      ATEBM_LAUNCH(grid_for(outer * inner), kThreads, 0, current_stream(), extreme_column_kernel<scalar_t>)(is_max, px, outer, r,
-                                                                                                 inner, pv, pi);
+      ATEBM_LAUNCH(grid_for(outer * inner), kThreads, 0, current_stream(), extreme_column_kernel<scalar_t>)
+          (is_max, px, outer, r, inner, pv, pi);
     }
     ATEBM_CUDA_CHECK_LAUNCH();
   });

@@ -97,12 +97,12 @@ void resample_separable(const Tensor& out, const Tensor& x, const cpu::ResampleM
   const Tensor tmp = empty({tmp_n}, {.dtype = DType::Float64, .device = x.device()});
   ATEBM_DISPATCH_FLOATING(x.dtype(), op, [&] {
     if (tmp_n > 0) {  // h = 0 (an empty input plane, reachable only through the kernel API): no taps
-      ATEBM_LAUNCH(grid_for(tmp_n), kThreads, 0, current_stream(), resample_w_kernel<scalar_t>)(
-          tmp.data<double>(), x.data<scalar_t>(), dcols, tmp_n, w, ow);
+      ATEBM_LAUNCH(grid_for(tmp_n), kThreads, 0, current_stream(), resample_w_kernel<scalar_t>)
+          (tmp.data<double>(), x.data<scalar_t>(), dcols, tmp_n, w, ow);
       ATEBM_CUDA_CHECK_LAUNCH();
     }
-    ATEBM_LAUNCH(grid_for(out_n), kThreads, 0, current_stream(), resample_h_kernel<scalar_t>)(
-        out.data<scalar_t>(), tmp.data<double>(), drows, out_n, h, oh, ow);
+    ATEBM_LAUNCH(grid_for(out_n), kThreads, 0, current_stream(), resample_h_kernel<scalar_t>)
+        (out.data<scalar_t>(), tmp.data<double>(), drows, out_n, h, oh, ow);
     ATEBM_CUDA_CHECK_LAUNCH();
   });
 }
