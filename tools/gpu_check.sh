@@ -350,18 +350,10 @@ run_nccl_train() {  # run_nccl_train RANKS
     SUMMARY+=("$label|-|not built or no time|-|-")
     return
   fi
-  cat >"$BUILD/gpu_check_tiny.json" <<'JSON'
-{"model": {"arch": "resnet", "block": "basic", "layers": [1, 1, 1, 1], "widths": [8, 8, 16, 16],
-           "in_channels": 1, "num_classes": 1, "pool": 2, "mean": [0.5], "std": [0.5]},
- "data": {"train": "smooth:256:seed=7", "p0": "uniform:256:seed=9", "shape": [1, 16, 16], "batch_size": 16},
- "attack": {"step_size": 0.3, "start_step": 2, "max_steps": 4},
- "loss": {"r1_weight": 0.1},
- "train": {"max_iters": 8, "checkpoint_every": 4, "device": "cuda", "sample_at_end": false}}
-JSON
   local launch=(mpirun --allow-run-as-root --oversubscribe -np "$ranks")
   [ "$ranks" = 0 ] && launch=()
   if with_deps timeout -k 10 "$limit" ${launch[@]+"${launch[@]}"} "$BUILD/atebm" train \
-       --config "$BUILD/gpu_check_tiny.json" --out "$out" >"$log" 2>&1 && [ -f "$out/model.safetensors" ]; then
+       --config "$ROOT/tools/tiny_gpu_train.json" --out "$out" >"$log" 2>&1 && [ -f "$out/model.safetensors" ]; then
     SUMMARY+=("$label|1|0|0|$((SECONDS - start))")
   else
     STATUS=1

@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <limits>
 #include <cstdio>
@@ -110,6 +111,15 @@ thread_local cudaError_t t_last_error = cudaSuccess;
 thread_local int t_device = 0;
 thread_local cudaStreamCaptureMode t_mode = cudaStreamCaptureModeGlobal;
 
+}  // namespace
+
+bool env_is(const char* name, const char* value) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::strcmp(v, value) == 0;
+}
+
+namespace {
+
 size_t env_size(const char* name, size_t fallback) {
   const char* v = std::getenv(name);
   if (v == nullptr || *v == '\0') return fallback;
@@ -130,10 +140,7 @@ size_t device_capacity() {
   return n;
 }
 bool fill_fresh_memory() {
-  static const bool fill = [] {
-    const char* v = std::getenv("CUDA_EMU_FILL");
-    return v == nullptr || std::string(v) != "none";
-  }();
+  static const bool fill = !env_is("CUDA_EMU_FILL", "none");
   return fill;
 }
 
@@ -148,26 +155,35 @@ cudaError_t fail(cudaError_t e) {
     if (sticky_ != cudaSuccess) return fail(static_cast<cudaError_t>(sticky_));   \
   } while (0)
 
-bool in_device_range_locked(State& st, const void* p, size_t bytes) {
+// True when [p, p + bytes) lies inside one allocation of `allocs` (begin -> bytes).
+bool in_one_allocation(const std::map<uintptr_t, size_t>& allocs, const void* p, size_t bytes) {
   const auto a = reinterpret_cast<uintptr_t>(p);
-  auto it = st.device_allocs.upper_bound(a);
-  if (it == st.device_allocs.begin()) return false;
+  auto it = allocs.upper_bound(a);
+  if (it == allocs.begin()) return false;
   --it;
-  return a >= it->first && a - it->first <= it->second && bytes <= it->second - (a - it->first);
+  return a - it->first <= it->second && bytes <= it->second - (a - it->first);
 }
-bool is_host_pinned_locked(State& st, const void* p) {
-  const auto a = reinterpret_cast<uintptr_t>(p);
-  auto it = st.host_allocs.upper_bound(a);
-  if (it == st.host_allocs.begin()) return false;
-  --it;
-  return a - it->first < std::max<size_t>(it->second, 1);
+bool in_device_range_locked(State& st, const void* p, size_t bytes) {
+  return in_one_allocation(st.device_allocs, p, bytes);
+}
+bool is_host_pinned_locked(State& st, const void* p, size_t bytes) {
+  return in_one_allocation(st.host_allocs, p, bytes);
 }
 bool asynchronous() {
-  static const bool on = [] {
-    const char* v = std::getenv("CUDA_EMU_ASYNC");
-    return v != nullptr && std::string(v) == "1";
-  }();
+  static const bool on = env_is("CUDA_EMU_ASYNC", "1");
   return on;
+}
+
+// Whether a copy's kind names the sides it really has (cudaMemcpyDefault: any).
+bool kind_matches(cudaMemcpyKind kind, bool dst_on_device, bool src_on_device) {
+  switch (kind) {
+    case cudaMemcpyHostToHost: return !dst_on_device && !src_on_device;
+    case cudaMemcpyHostToDevice: return dst_on_device && !src_on_device;
+    case cudaMemcpyDeviceToHost: return !dst_on_device && src_on_device;
+    case cudaMemcpyDeviceToDevice: return dst_on_device && src_on_device;
+    case cudaMemcpyDefault: return true;
+  }
+  return false;
 }
 
 // The capture-interaction rule of cudaThreadExchangeStreamCaptureMode for a potentially unsafe
@@ -273,17 +289,8 @@ cudaError_t copy_checked(void* dst, const void* src, size_t n, cudaMemcpyKind ki
   State& st = state();
   {
     std::lock_guard<std::mutex> lock(st.mu);
-    const bool dst_dev = in_device_range_locked(st, dst, n), src_dev = in_device_range_locked(st, src, n);
-    bool ok = true;
-    switch (kind) {
-      case cudaMemcpyHostToHost: ok = !dst_dev && !src_dev; break;
-      case cudaMemcpyHostToDevice: ok = dst_dev && !src_dev; break;
-      case cudaMemcpyDeviceToHost: ok = !dst_dev && src_dev; break;
-      case cudaMemcpyDeviceToDevice: ok = dst_dev && src_dev; break;
-      case cudaMemcpyDefault: ok = true; break;
-      default: ok = false;
-    }
-    if (!ok) return cudaErrorInvalidValue;
+    if (!kind_matches(kind, in_device_range_locked(st, dst, n), in_device_range_locked(st, src, n)))
+      return cudaErrorInvalidValue;
   }
   std::memmove(dst, src, n);
   return cudaSuccess;
@@ -536,7 +543,7 @@ cudaError_t cudaPointerGetAttributes(cudaPointerAttributes* attr, const void* pt
   *attr = {cudaMemoryTypeUnregistered, -2, nullptr, nullptr};
   if (in_device_range_locked(st, ptr, 0)) {
     *attr = {cudaMemoryTypeDevice, 0, const_cast<void*>(ptr), nullptr};
-  } else if (is_host_pinned_locked(st, ptr)) {
+  } else if (is_host_pinned_locked(st, ptr, 0)) {
     *attr = {cudaMemoryTypeHost, 0, const_cast<void*>(ptr), const_cast<void*>(ptr)};
   }
   return cudaSuccess;
@@ -556,24 +563,15 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind kind
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind kind, cudaStream_t s) {
   CUDA_EMU_PROLOGUE();
   // Validate now (the real call rejects a bad range or kind at the call), copy when it runs.
-  {
-    State& st = state();
-    std::lock_guard<std::mutex> lock(st.mu);
-    if (n > 0) {
-      const bool dst_dev = in_device_range_locked(st, dst, n), src_dev = in_device_range_locked(st, src, n);
-      const bool ok = kind == cudaMemcpyDefault || (kind == cudaMemcpyHostToDevice && dst_dev && !src_dev) ||
-                      (kind == cudaMemcpyDeviceToHost && src_dev && !dst_dev) ||
-                      (kind == cudaMemcpyDeviceToDevice && src_dev && dst_dev) ||
-                      (kind == cudaMemcpyHostToHost && !src_dev && !dst_dev);
-      if (!ok || dst == nullptr || src == nullptr) return fail(cudaErrorInvalidValue);
-    }
-  }
   bool pageable_src = false, pageable_dst = false;
   {
     State& st = state();
     std::lock_guard<std::mutex> lock(st.mu);
-    pageable_src = !in_device_range_locked(st, src, n) && !is_host_pinned_locked(st, src);
-    pageable_dst = !in_device_range_locked(st, dst, n) && !is_host_pinned_locked(st, dst);
+    const bool dst_dev = in_device_range_locked(st, dst, n), src_dev = in_device_range_locked(st, src, n);
+    if (n > 0 && (dst == nullptr || src == nullptr || !kind_matches(kind, dst_dev, src_dev)))
+      return fail(cudaErrorInvalidValue);
+    pageable_src = !src_dev && !is_host_pinned_locked(st, src, n);
+    pageable_dst = !dst_dev && !is_host_pinned_locked(st, dst, n);
   }
   if (asynchronous() && n > 0 && pageable_dst) {
     // CUDA returns from a copy to pageable memory only when it is done: the stream's earlier

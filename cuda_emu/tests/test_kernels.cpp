@@ -8,23 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "copies.h"
 #include "cuda_runtime.h"
 
 namespace {
 
-template <class T>
-T* device_copy(const std::vector<T>& host) {
-  T* p = nullptr;
-  EXPECT_EQ(cudaMalloc(&p, host.size() * sizeof(T)), cudaSuccess);
-  EXPECT_EQ(cudaMemcpy(p, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
-  return p;
-}
-template <class T>
-std::vector<T> host_copy(const T* p, size_t n) {
-  std::vector<T> out(n);
-  EXPECT_EQ(cudaMemcpy(out.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
-  return out;
-}
+using cuda_emu::test::to_device;
+using cuda_emu::test::to_host;
 
 // ---- kernels ----------------------------------------------------------------------------------------
 __global__ void write_global_index(unsigned* out) {
@@ -103,10 +93,10 @@ class Kernels : public ::testing::Test {
 TEST_F(Kernels, EveryThreadOfA3dGridRunsOnceWithItsIndices) {
   const dim3 grid(3, 2, 2), block(4, 3, 2);
   const unsigned n = 12 * 24;
-  unsigned* out = device_copy(std::vector<unsigned>(n, 0xdead));
+  unsigned* out = to_device(std::vector<unsigned>(n, 0xdead));
   CUDA_EMU_LAUNCH(grid, block, 0, nullptr, write_global_index)(out);
   ASSERT_EQ(cudaGetLastError(), cudaSuccess);
-  const auto host = host_copy(out, n);
+  const auto host = to_host(out, n);
   for (unsigned b = 0; b < 12; ++b)
     for (unsigned t = 0; t < 24; ++t) EXPECT_EQ(host[b * 24 + t], b * 1000 + t);
   cudaFree(out);
@@ -115,11 +105,11 @@ TEST_F(Kernels, EveryThreadOfA3dGridRunsOnceWithItsIndices) {
 TEST_F(Kernels, SharedMemoryAndSyncthreadsGiveATreeSum) {
   std::vector<int> in(3 * 128);
   std::iota(in.begin(), in.end(), 1);
-  int* d_in = device_copy(in);
-  int* d_out = device_copy(std::vector<int>(3, 0));
+  int* d_in = to_device(in);
+  int* d_out = to_device(std::vector<int>(3, 0));
   CUDA_EMU_LAUNCH(3, 128, 0, nullptr, block_tree_sum)(d_in, d_out);
   ASSERT_EQ(cudaGetLastError(), cudaSuccess);
-  const auto out = host_copy(d_out, 3);
+  const auto out = to_host(d_out, 3);
   for (int b = 0; b < 3; ++b) EXPECT_EQ(out[b], std::accumulate(in.begin() + 128 * b, in.begin() + 128 * (b + 1), 0));
   cudaFree(d_in);
   cudaFree(d_out);
@@ -128,15 +118,15 @@ TEST_F(Kernels, SharedMemoryAndSyncthreadsGiveATreeSum) {
 TEST_F(Kernels, WarpShufflesFollowCudaSemantics) {
   std::vector<double> in(64);
   for (int i = 0; i < 64; ++i) in[i] = i * 0.5 + 1;
-  double* d_in = device_copy(in);
-  double* down = device_copy(std::vector<double>(2, 0));
-  double* xs = device_copy(std::vector<double>(64, 0));
-  int* up = device_copy(std::vector<int>(64, 0));
+  double* d_in = to_device(in);
+  double* down = to_device(std::vector<double>(2, 0));
+  double* xs = to_device(std::vector<double>(64, 0));
+  int* up = to_device(std::vector<int>(64, 0));
   CUDA_EMU_LAUNCH(1, 64, 0, nullptr, warp_shuffle_sums)(d_in, down, xs, up);
   ASSERT_EQ(cudaGetLastError(), cudaSuccess);
-  const auto hd = host_copy(down, 2);
-  const auto hx = host_copy(xs, 64);
-  const auto hu = host_copy(up, 64);
+  const auto hd = to_host(down, 2);
+  const auto hx = to_host(xs, 64);
+  const auto hu = to_host(up, 64);
   for (int w = 0; w < 2; ++w) {
     const double want = std::accumulate(in.begin() + 32 * w, in.begin() + 32 * (w + 1), 0.0);
     EXPECT_EQ(hd[w], want);
@@ -150,7 +140,7 @@ TEST_F(Kernels, WarpShufflesFollowCudaSemantics) {
 }
 
 TEST_F(Kernels, ABarrierInDivergentCodeIsAStickyFault) {
-  int* out = device_copy(std::vector<int>(32, 0));
+  int* out = to_device(std::vector<int>(32, 0));
   testing::internal::CaptureStderr();
   CUDA_EMU_LAUNCH(1, 32, 0, nullptr, barrier_in_divergent_code)(out);
   const std::string err = testing::internal::GetCapturedStderr();
@@ -162,7 +152,7 @@ TEST_F(Kernels, ABarrierInDivergentCodeIsAStickyFault) {
 }
 
 TEST_F(Kernels, TrapStopsTheGridWithALaunchFailure) {
-  int* out = device_copy(std::vector<int>(32, 0));
+  int* out = to_device(std::vector<int>(32, 0));
   testing::internal::CaptureStderr();
   CUDA_EMU_LAUNCH(2, 32, 0, nullptr, trapping_kernel)(out);
   const std::string err = testing::internal::GetCapturedStderr();
@@ -172,17 +162,17 @@ TEST_F(Kernels, TrapStopsTheGridWithALaunchFailure) {
 }
 
 TEST_F(Kernels, InvalidConfigurationsAreRefusedWithoutRunning) {
-  float* p = device_copy(std::vector<float>(4, 2.0f));
+  float* p = to_device(std::vector<float>(4, 2.0f));
   CUDA_EMU_LAUNCH(0, 256, 0, nullptr, scale<float>)(p, 3.0f, 4);  // grid_for(0) on a GPU: an error
   EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
   CUDA_EMU_LAUNCH(1, 2048, 0, nullptr, scale<float>)(p, 3.0f, 4);
   EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
   CUDA_EMU_LAUNCH(dim3(1, 70000), 32, 0, nullptr, scale<float>)(p, 3.0f, 4);
   EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
-  EXPECT_EQ(host_copy(p, 4), std::vector<float>(4, 2.0f));
+  EXPECT_EQ(to_host(p, 4), std::vector<float>(4, 2.0f));
   CUDA_EMU_LAUNCH(1, 32, 0, nullptr, scale<float>)(p, 3.0f, 4);
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
-  EXPECT_EQ(host_copy(p, 4), std::vector<float>(4, 6.0f));
+  EXPECT_EQ(to_host(p, 4), std::vector<float>(4, 6.0f));
   cudaFree(p);
 }
 
@@ -192,12 +182,12 @@ TEST_F(Kernels, WmmaTf32MatchesAReferenceOnTf32RoundedInputs) {
     a[i] = 1.0f + i * 0.0001234f;  // needs more than TF32's 10 mantissa bits
     b[i] = 0.5f - i * 0.0004321f;
   }
-  float* da = device_copy(a);
-  float* db = device_copy(b);
-  float* dc = device_copy(std::vector<float>(256, 0));
+  float* da = to_device(a);
+  float* db = to_device(b);
+  float* dc = to_device(std::vector<float>(256, 0));
   CUDA_EMU_LAUNCH(1, 32, 0, nullptr, wmma_tf32_16x16x8)(da, db, dc);
   ASSERT_EQ(cudaGetLastError(), cudaSuccess);
-  const auto c = host_copy(dc, 256);
+  const auto c = to_host(dc, 256);
   double worst_exact = 0;
   for (int m = 0; m < 16; ++m)
     for (int n = 0; n < 16; ++n) {
@@ -219,7 +209,7 @@ TEST_F(Kernels, WmmaTf32MatchesAReferenceOnTf32RoundedInputs) {
 TEST_F(Kernels, ABarrierAKernelsFirstBlockNeverReachedIsReportedNotSkipped) {
   const char* order = std::getenv("CUDA_EMU_ORDER");
   if (order != nullptr && std::string(order) == "reverse") GTEST_SKIP() << "block 1 runs first in reverse order";
-  int* out = device_copy(std::vector<int>(64, 0));
+  int* out = to_device(std::vector<int>(64, 0));
   testing::internal::CaptureStderr();
   CUDA_EMU_LAUNCH(2, 32, 0, nullptr, barrier_only_after_block_zero)(out);
   const std::string err = testing::internal::GetCapturedStderr();
@@ -229,10 +219,10 @@ TEST_F(Kernels, ABarrierAKernelsFirstBlockNeverReachedIsReportedNotSkipped) {
 }
 
 TEST_F(Kernels, TemplatesAndDeducedKernelsLaunchThroughTheMacro) {
-  double* p = device_copy(std::vector<double>(1000, 1.0));
+  double* p = to_device(std::vector<double>(1000, 1.0));
   CUDA_EMU_LAUNCH(2, 128, 0, nullptr, scale<double>)(p, 2.0, 1000);  // grid-stride: 256 threads, 1000 items
   ASSERT_EQ(cudaGetLastError(), cudaSuccess);
-  EXPECT_EQ(host_copy(p, 1000), std::vector<double>(1000, 2.0));
+  EXPECT_EQ(to_host(p, 1000), std::vector<double>(1000, 2.0));
   cudaFree(p);
 }
 

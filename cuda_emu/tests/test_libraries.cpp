@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "copies.h"
 #include "cublas_v2.h"
 #include "cuda_runtime.h"
 #include "cudnn.h"
@@ -41,11 +42,7 @@ class Device {
     ASSERT_EQ(host.size(), n_);
     ASSERT_EQ(cudaMemcpy(p_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
   }
-  std::vector<T> download() const {
-    std::vector<T> host(n_);
-    EXPECT_EQ(cudaMemcpy(host.data(), p_, n_ * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
-    return host;
-  }
+  std::vector<T> download() const { return cuda_emu::test::to_host(p_, n_); }
 
  private:
   T* p_ = nullptr;

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "copies.h"
 #include "cuda_runtime.h"
 
 namespace {
@@ -26,17 +27,13 @@ class Runtime : public ::testing::Test {
   }
 };
 
-std::vector<float> read(const float* d, size_t n) {
-  std::vector<float> out(n);
-  EXPECT_EQ(cudaMemcpy(out.data(), d, n * sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
-  return out;
-}
+using cuda_emu::test::to_host;
 
 TEST_F(Runtime, FreshDeviceMemoryIsNaNNotZero) {
   float* p = nullptr;
   ASSERT_EQ(cudaMalloc(&p, 8 * sizeof(float)), cudaSuccess);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 256, 0u);
-  for (float v : read(p, 8)) EXPECT_TRUE(std::isnan(v));
+  for (float v : to_host(p, 8)) EXPECT_TRUE(std::isnan(v));
   EXPECT_EQ(cudaFree(p), cudaSuccess);
 }
 
@@ -67,7 +64,7 @@ TEST_F(Runtime, CopiesMustStayInsideAllocationsAndMatchTheirKind) {
       << "direction swapped";
   EXPECT_EQ(cudaMemcpyAsync(d + 1, h.data(), 4 * sizeof(float), cudaMemcpyHostToDevice), cudaErrorInvalidValue);
   EXPECT_EQ(cudaMemsetAsync(d, 0, 4 * sizeof(float)), cudaSuccess);
-  EXPECT_EQ(read(d, 4), std::vector<float>(4, 0.0f));
+  EXPECT_EQ(to_host(d, 4), std::vector<float>(4, 0.0f));
   cudaPointerAttributes attr{};
   ASSERT_EQ(cudaPointerGetAttributes(&attr, d + 2), cudaSuccess);
   EXPECT_EQ(attr.type, cudaMemoryTypeDevice);
@@ -91,7 +88,7 @@ TEST_F(Runtime, CapturedWorkRunsOnlyWhenTheGraphIsLaunched) {
   cudaGraph_t g = nullptr;
   ASSERT_EQ(cudaStreamEndCapture(s, &g), cudaSuccess);
   ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);  // the memset before the capture
-  EXPECT_EQ(read(d, 4), std::vector<float>(4, 0.0f)) << "capturing does not execute";
+  EXPECT_EQ(to_host(d, 4), std::vector<float>(4, 0.0f)) << "capturing does not execute";
   size_t nodes = 0;
   ASSERT_EQ(cudaGraphGetNodes(g, nullptr, &nodes), cudaSuccess);
   EXPECT_EQ(nodes, 1u);
@@ -100,7 +97,7 @@ TEST_F(Runtime, CapturedWorkRunsOnlyWhenTheGraphIsLaunched) {
   ASSERT_EQ(cudaGraphLaunch(exec, s), cudaSuccess);
   ASSERT_EQ(cudaGraphLaunch(exec, s), cudaSuccess);
   ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);  // s is non-blocking: cudaMemcpy does not wait for it
-  EXPECT_EQ(read(d, 4), std::vector<float>(4, 2.0f)) << "each launch replays the kernel";
+  EXPECT_EQ(to_host(d, 4), std::vector<float>(4, 2.0f)) << "each launch replays the kernel";
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(g);
   cudaFree(d);
@@ -191,12 +188,12 @@ TEST_F(Runtime, AStreamThatWaitsOnACapturedEventJoinsTheCapture) {
   ASSERT_EQ(cudaStreamWaitEvent(b, e, 0), cudaSuccess);
   CUDA_EMU_LAUNCH(1, 32, 0, b, add_one)(d, 4);
   ASSERT_EQ(cudaStreamEndCapture(a, &g), cudaSuccess);
-  EXPECT_EQ(read(d, 4), std::vector<float>(4, 0.0f)) << "the joined stream's kernel was recorded";
+  EXPECT_EQ(to_host(d, 4), std::vector<float>(4, 0.0f)) << "the joined stream's kernel was recorded";
   cudaGraphExec_t exec = nullptr;
   ASSERT_EQ(cudaGraphInstantiate(&exec, g, 0), cudaSuccess);
   ASSERT_EQ(cudaGraphLaunch(exec, a), cudaSuccess);
   ASSERT_EQ(cudaStreamSynchronize(a), cudaSuccess);
-  EXPECT_EQ(read(d, 4), std::vector<float>(4, 1.0f));
+  EXPECT_EQ(to_host(d, 4), std::vector<float>(4, 1.0f));
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(g);
   cudaEventDestroy(e);
@@ -266,10 +263,10 @@ TEST_F(Async, WorkRunsWhenTheHostWaitsForIt) {
   ASSERT_EQ(cudaEventRecord(e, s_), cudaSuccess);
   EXPECT_EQ(cudaEventQuery(e), cudaErrorNotReady);
   EXPECT_EQ(cudaGetLastError(), cudaErrorNotReady);
-  EXPECT_EQ(read(d_, 4), std::vector<float>(4, 0.0f)) << "cudaMemcpy waits for blocking streams only";
+  EXPECT_EQ(to_host(d_, 4), std::vector<float>(4, 0.0f)) << "cudaMemcpy waits for blocking streams only";
   ASSERT_EQ(cudaEventSynchronize(e), cudaSuccess);
   EXPECT_EQ(cudaEventQuery(e), cudaSuccess);
-  EXPECT_EQ(read(d_, 4), std::vector<float>(4, 1.0f));
+  EXPECT_EQ(to_host(d_, 4), std::vector<float>(4, 1.0f));
   cudaEventDestroy(e);
 }
 
@@ -285,8 +282,8 @@ TEST_F(Async, PinnedSourcesAreReadWhenTheCopyRunsPageableOnesAtTheCall) {
   std::fill(pinned, pinned + 4, -1.0f);  // too early: the upload has not run
   std::fill(pageable.begin(), pageable.end(), -1.0f);  // fine: it was staged
   ASSERT_EQ(cudaStreamSynchronize(s_), cudaSuccess);
-  EXPECT_EQ(read(d_, 4), std::vector<float>(4, -1.0f)) << "the race CUDA allows with pinned memory";
-  EXPECT_EQ(read(d2, 4), std::vector<float>(4, 5.0f));
+  EXPECT_EQ(to_host(d_, 4), std::vector<float>(4, -1.0f)) << "the race CUDA allows with pinned memory";
+  EXPECT_EQ(to_host(d2, 4), std::vector<float>(4, 5.0f));
   // A copy to pageable memory returns only when done; to pinned memory, when queued.
   CUDA_EMU_LAUNCH(1, 32, 0, s_, add_one)(d_, 4);
   std::vector<float> out(4, 0.0f);
@@ -313,7 +310,7 @@ TEST_F(Async, StreamWaitEventOrdersAStreamBehindAnother) {
   ASSERT_EQ(cudaStreamWaitEvent(b, e, 0), cudaSuccess);
   ASSERT_EQ(cudaMemcpyAsync(d2, d_, 4 * sizeof(float), cudaMemcpyDeviceToDevice, b), cudaSuccess);
   ASSERT_EQ(cudaStreamSynchronize(b), cudaSuccess);  // runs s_ up to the event first
-  EXPECT_EQ(read(d2, 4), std::vector<float>(4, 1.0f));
+  EXPECT_EQ(to_host(d2, 4), std::vector<float>(4, 1.0f));
   cudaFree(d2);
   cudaEventDestroy(e);
   cudaStreamDestroy(b);

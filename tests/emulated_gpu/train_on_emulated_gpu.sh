@@ -8,21 +8,12 @@ set -euo pipefail
 atebm="$1" out="$2"
 rm -rf "$out"
 mkdir -p "$out"
-config() {  # config DEVICE
-  cat <<JSON
-{"model": {"arch": "resnet", "block": "basic", "layers": [1, 1, 1, 1], "widths": [8, 8, 16, 16],
-           "in_channels": 1, "num_classes": 1, "pool": 2, "mean": [0.5], "std": [0.5]},
- "data": {"train": "smooth:256:seed=7", "p0": "uniform:256:seed=9", "shape": [1, 16, 16], "batch_size": 16},
- "attack": {"step_size": 0.3, "start_step": 2, "max_steps": 4},
- "loss": {"r1_weight": 0.1},
- "train": {"max_iters": 4, "checkpoint_every": 2, "device": "$1", "sample_at_end": false}}
-JSON
-}
-config cuda >"$out/cuda.json"
-config cpu >"$out/cpu.json"
-"$atebm" train --config "$out/cuda.json" --out "$out/cuda"
+# The GPU check's tiny run (tools/tiny_gpu_train.json), 4 iterations, on each device.
+config="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/tools/tiny_gpu_train.json"
+short=(train.max_iters=4 train.checkpoint_every=2)
+"$atebm" train --config "$config" --out "$out/cuda" "${short[@]}"
 "$atebm" train --out "$out/cuda" --resume train.max_iters=6
-"$atebm" train --config "$out/cpu.json" --out "$out/cpu"
+"$atebm" train --config "$config" --out "$out/cpu" "${short[@]}" train.device=cpu
 "$atebm" sample --run "$out/cuda" --n 8 --steps 4 --device cuda --npy "$out/samples.npy"
 [ -s "$out/samples.npy" ] || { echo "no samples written" >&2; exit 1; }
 
