@@ -1,0 +1,247 @@
+// The hand-written conv2d forward kernels (ops/cuda/conv_implicit_gemm.cu, selected with
+// set_conv_algo) against the CPU's conv2d on the same inputs, for every path the kernels have:
+//   float64 FMA tiles, float32 FMA tiles (allow_tf32 off), float32 TF32 tensor-core tiles;
+// on geometries that reach every edge of the tiling: M = N·Ho·Wo, K and R = C·kh·kw that are and
+// are not multiples of the block tile, several tiles along M and along K, stride, padding wider
+// than the kernel, dilation, non-square kernels and images, 1×1, a 3-channel stem, bias or none.
+//
+// Error bound per output element (rigorous for the FMA paths, with room to spare):
+//   |gpu − exact| ≤ tol · B,   B = Σ_r |x|·|w| + |b|   (computed as conv2d(|x|, |w|, |b|) in float64)
+//   tol = (R + 2)·u                      float64 (u = 2^-53) and float32 FMA (u = 2^-24): a sum of
+//                                        R + 1 terms in any order, then one rounding;
+//   tol = 2^-9 + (R + 2)·2^-24           TF32: each input rounded to a 10-bit mantissa (relative
+//                                        error ≤ 2^-11 each, so ≤ ~2^-10 per product), doubled;
+// where "exact" is the CPU's float64 conv of the same (float32) values. A wrong index, a missed
+// tap, a tile edge that reads past the data or an output never written is off by O(B) (or NaN:
+// device memory from the caching allocator is not zeroed, and the emulated GPU fills it with NaN).
+// The TF32 case must also differ from the float32 result by more than float32 rounding (rms of
+// the difference over B > 2^-19): it proves the tensor-core path ran. Outputs must be bitwise the same over two runs (no atomics).
+// Without the CUDA backend or without a visible GPU every test skips.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "common/gpu_test.h"
+#include "engine/autograd/engine.h"
+#include "engine/device.h"
+#include "engine/factories.h"
+#include "ops/conv.h"
+#include "ops/math_mode.h"
+#include "ops/ops.h"
+
+namespace atebm {
+namespace {
+
+struct ConvCase {
+  std::string name;
+  int64_t n, c, h, w, k, kh, kw;
+  Conv2dParams p;
+  bool bias;
+};
+
+// M = n·Ho·Wo, R = c·kh·kw; the kernels tile M by 128, K by 64 and R by 16 (or 32).
+const std::vector<ConvCase>& conv_cases() {
+  static const std::vector<ConvCase> cases = {
+      // M = 128, K = 16, R = 144: exactly one tile along M and whole R steps.
+      {"resnet3x3", 2, 16, 8, 8, 16, 3, 3, {.padding = {1, 1}}, true},
+      // M = 189, K = 70 (a second, partial tile along K), R = 45: every edge partial.
+      {"partial_tiles", 3, 5, 7, 9, 70, 3, 3, {.padding = {1, 1}}, true},
+      // Strides, dilation, non-square kernel and image: Ho = 7, Wo = 4.
+      {"strided_dilated", 2, 4, 11, 10, 8, 3, 2, {.stride = {2, 3}, .padding = {2, 1}, .dilation = {2, 1}}, false},
+      // Padding wider than the kernel: whole receptive fields in the padding (outputs = bias).
+      {"wide_padding", 2, 3, 4, 5, 6, 2, 2, {.padding = {3, 2}}, true},
+      // Pointwise and the strided 1×1 shortcut; R = 32 and 40.
+      {"pointwise", 4, 32, 6, 6, 24, 1, 1, {}, false},
+      {"shortcut_1x1_s2", 3, 40, 9, 9, 64, 1, 1, {.stride = {2, 2}}, true},
+      // The stem: C = 3 (R = 27), M = 2048: 16 tiles along M.
+      {"stem", 2, 3, 32, 32, 8, 3, 3, {.padding = {1, 1}}, true},
+      // R = 576 (36 reduction steps), K = 128 (two full tiles), M = 200.
+      {"deep_reduction", 2, 64, 10, 10, 128, 3, 3, {.padding = {1, 1}}, false},
+  };
+  return cases;
+}
+
+enum class Path { Float64, Float32, Tf32 };
+
+const char* path_name(Path p) { return p == Path::Float64 ? "f64" : p == Path::Float32 ? "f32" : "tf32"; }
+
+struct Param {
+  size_t case_index;
+  ConvAlgo algo;
+  Path path;
+};
+
+const char* algo_name(ConvAlgo a) { return a == ConvAlgo::ImplicitGemm ? "ImplicitGemm" : "Cudnn"; }
+
+// Sets the conv algorithm and TF32 switch for one test, and restores the library defaults.
+class ModeGuard {
+ public:
+  ModeGuard(ConvAlgo algo, bool tf32) : algo_(conv_algo()), tf32_(allow_tf32()) {
+    set_conv_algo(algo);
+    set_allow_tf32(tf32);
+  }
+  ~ModeGuard() {
+    set_conv_algo(algo_);
+    set_allow_tf32(tf32_);
+  }
+  ModeGuard(const ModeGuard&) = delete;
+  ModeGuard& operator=(const ModeGuard&) = delete;
+
+ private:
+  ConvAlgo algo_;
+  bool tf32_;
+};
+
+struct Inputs {
+  Tensor x, w, b;  // on the CPU, in the path's dtype (b undefined when the case has none)
+};
+
+Inputs make_inputs(const ConvCase& c, DType dtype, uint64_t seed) {
+  Generator gen(seed);
+  const TensorOptions opt{.dtype = dtype};
+  Inputs in{randn({c.n, c.c, c.h, c.w}, opt, &gen), randn({c.k, c.c, c.kh, c.kw}, opt, &gen), Tensor()};
+  if (c.bias) in.b = randn({c.k}, opt, &gen);
+  return in;
+}
+
+Tensor on(const Tensor& t, Device d) { return t.defined() ? copy_to(t, d, t.dtype()) : Tensor(); }
+Tensor as_f64(const Tensor& t) { return t.defined() ? copy_to(t, Device::cpu(), DType::Float64) : Tensor(); }
+Tensor abs_of(const Tensor& t) { return t.defined() ? abs(t) : Tensor(); }
+
+double tolerance(Path path, int64_t r) {
+  const double terms = static_cast<double>(r + 2);
+  switch (path) {
+    case Path::Float64:
+      return terms * std::ldexp(1.0, -53);
+    case Path::Float32:
+      return terms * std::ldexp(1.0, -24);
+    case Path::Tf32:
+      return std::ldexp(1.0, -9) + terms * std::ldexp(1.0, -24);
+  }
+  return 0;
+}
+
+class ImplicitGemmConv : public ::testing::TestWithParam<Param> {
+ protected:
+  void SetUp() override { ATEBM_SKIP_WITHOUT_GPU(); }
+};
+
+TEST_P(ImplicitGemmConv, MatchesTheCpuWithinTheRoundingBound) {
+  const Param prm = GetParam();
+  const ConvCase& c = conv_cases().at(prm.case_index);
+  const DType dtype = prm.path == Path::Float64 ? DType::Float64 : DType::Float32;
+  const Inputs in = make_inputs(c, dtype, 1000 + prm.case_index);
+  const int64_t r = c.c * c.kh * c.kw;
+
+  // The exact result and the bound B, in float64 on the CPU from the same values.
+  const Tensor exact = conv2d(as_f64(in.x), as_f64(in.w), as_f64(in.b), c.p);
+  const Tensor bound = conv2d(abs_of(as_f64(in.x)), abs_of(as_f64(in.w)), abs_of(as_f64(in.b)), c.p);
+
+  Tensor y, again, fp32;
+  {
+    const ModeGuard mode(prm.algo, prm.path == Path::Tf32);
+    const Device gpu = Device::cuda();
+    const Tensor x = on(in.x, gpu), w = on(in.w, gpu), b = on(in.b, gpu);
+    y = conv2d(x, w, b, c.p);
+    again = conv2d(x, w, b, c.p);
+    if (prm.path == Path::Tf32) {
+      set_allow_tf32(false);
+      fp32 = conv2d(x, w, b, c.p);
+    }
+  }
+  ASSERT_EQ(y.device(), Device::cuda());
+  ASSERT_EQ(y.shape(), exact.shape());
+  ASSERT_EQ(y.dtype(), dtype);
+
+  const std::vector<double> got = y.to_vector<double>(), want = exact.to_vector<double>(),
+                            lim = bound.to_vector<double>();
+  const double tol = tolerance(prm.path, r);
+  int bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double allowed = tol * lim[i];
+    if (std::abs(got[i] - want[i]) <= allowed) continue;  // NaN fails here too
+    if (bad++ < 5)
+      ADD_FAILURE() << "element " << i << ": gpu " << got[i] << ", exact " << want[i] << " (|diff| "
+                    << std::abs(got[i] - want[i]) << ", allowed " << allowed << ")";
+  }
+  EXPECT_EQ(bad, 0) << bad << " of " << got.size() << " outputs outside the bound";
+
+  if (dtype == DType::Float32)
+    EXPECT_EQ(again.to_vector<float>(), y.to_vector<float>()) << "two runs on the same inputs differ";
+  else
+    EXPECT_EQ(again.to_vector<double>(), y.to_vector<double>()) << "two runs on the same inputs differ";
+
+  if (prm.path == Path::Tf32) {
+    // Inputs rounded to 10 mantissa bits: relative to B, the typical (rms) change is about
+    // 2^-11/√R (≥ 2^-16 here), where float32 summed in another order moves it by ~2^-24.
+    const std::vector<double> plain = fp32.to_vector<double>();
+    double sq = 0;
+    int64_t count = 0;
+    for (size_t i = 0; i < got.size(); ++i)
+      if (lim[i] > 0) {
+        sq += std::pow((got[i] - plain[i]) / lim[i], 2);
+        ++count;
+      }
+    EXPECT_GT(std::sqrt(sq / std::max<int64_t>(count, 1)), std::ldexp(1.0, -19))
+        << "the TF32 result is the float32 one: no TF32 ran";
+  }
+}
+
+std::vector<Param> all_params() {
+  std::vector<Param> out;
+  for (size_t i = 0; i < conv_cases().size(); ++i)
+    for (ConvAlgo a : {ConvAlgo::ImplicitGemm})
+      for (Path p : {Path::Float64, Path::Float32, Path::Tf32}) out.push_back({i, a, p});
+  return out;
+}
+
+std::string param_name(const ::testing::TestParamInfo<Param>& info) {
+  const Param& p = info.param;
+  return std::string(algo_name(p.algo)) + "_" + conv_cases().at(p.case_index).name + "_" + path_name(p.path);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cuda, ImplicitGemmConv, ::testing::ValuesIn(all_params()), param_name);
+
+// Forward through the hand-written kernel, gradients through cuDNN (ops/conv.cpp): a training
+// step with set_conv_algo(ImplicitGemm) gets the CPU's gradients, to first and second order.
+TEST(ImplicitGemmConvAutograd, GradientsAndDoubleBackwardMatchTheCpu) {
+  ATEBM_SKIP_WITHOUT_GPU();
+  const ConvCase c = conv_cases().at(1);  // partial tiles, bias
+  const Inputs in = make_inputs(c, DType::Float64, 7);
+  auto run = [&](Device d) {
+    Tensor x = on(in.x, d), w = on(in.w, d), b = on(in.b, d);
+    x.set_requires_grad(true);
+    w.set_requires_grad(true);
+    b.set_requires_grad(true);
+    const Tensor y = conv2d(x, w, b, c.p);
+    const Tensor loss = sum(mul(y, y));
+    const Tensors g = grad({loss}, {x, w, b}, {}, {.create_graph = true});
+    const Tensors gg = grad({sum(mul(g[0], g[0]))}, {x, w, b}, {}, {.allow_unused = true});
+    Tensors all = {y, g[0], g[1], g[2]};
+    for (const Tensor& t : gg) all.push_back(t);
+    return all;
+  };
+  const Tensors want = run(Device::cpu());
+  Tensors got;
+  {
+    const ModeGuard mode(ConvAlgo::ImplicitGemm, false);
+    got = run(Device::cuda());
+  }
+  ASSERT_EQ(got.size(), want.size());
+  const char* names[] = {"y", "dx", "dw", "db", "d2x", "d2w", "d2b"};
+  for (size_t i = 0; i < want.size(); ++i) {
+    SCOPED_TRACE(names[i]);
+    ASSERT_EQ(got[i].defined(), want[i].defined());
+    if (!want[i].defined()) continue;
+    const std::vector<double> a = got[i].to_vector<double>(), e = want[i].to_vector<double>();
+    double scale = 1;
+    for (double v : e) scale = std::max(scale, std::abs(v));
+    for (size_t j = 0; j < a.size(); ++j) ASSERT_NEAR(a[j], e[j], 1e-10 * scale) << "element " << j;
+  }
+}
+
+}  // namespace
+}  // namespace atebm
