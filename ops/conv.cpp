@@ -75,13 +75,20 @@ const T* ptr(const Tensor& t) {
 
 #ifdef ATEBM_WITH_CUDA
 // The CUDA kernels (ops/cuda/conv_cudnn_cuda.h, conv_implicit_gemm_cuda.h) on dense tensors.
-// Forward runs the hand-written implicit GEMM instead of cuDNN when conv_algo() asks for it.
+// Forward runs a hand-written implicit GEMM instead of cuDNN when conv_algo() asks for it.
 template <typename T>
 void forward_cuda(const cpu::Conv2dGeometry& geo, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) {
-  if (conv_algo() == ConvAlgo::ImplicitGemm)
-    cuda::conv2d_forward_implicit_gemm<T>(geo, x.data<T>(), w.data<T>(), ptr<T>(b), y.data<T>());
-  else
-    cuda::conv2d_forward_cudnn<T>(geo, x.data<T>(), w.data<T>(), ptr<T>(b), y.data<T>());
+  switch (conv_algo()) {
+    case ConvAlgo::ImplicitGemm:
+      cuda::conv2d_forward_implicit_gemm<T>(geo, x.data<T>(), w.data<T>(), ptr<T>(b), y.data<T>());
+      break;
+    case ConvAlgo::ImplicitGemmPipelined:
+      cuda::conv2d_forward_implicit_gemm_pipelined<T>(geo, x.data<T>(), w.data<T>(), ptr<T>(b), y.data<T>());
+      break;
+    case ConvAlgo::Cudnn:
+      cuda::conv2d_forward_cudnn<T>(geo, x.data<T>(), w.data<T>(), ptr<T>(b), y.data<T>());
+      break;
+  }
 }
 #endif
 

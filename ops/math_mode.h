@@ -17,8 +17,12 @@
 //   takes effect at once (cuDNN algorithms are cached per value).
 //
 // conv_algo (default: ConvAlgo::Cudnn)
-//   Which kernel runs conv2d FORWARD on a CUDA tensor: cuDNN, or the hand-written implicit-GEMM
-//   kernel (for teaching and comparison; the two gradients always run through cuDNN).
+//   Which kernel runs conv2d FORWARD on a CUDA tensor: cuDNN, or one of the hand-written
+//   implicit-GEMM kernels (for teaching and comparison; the two gradients always run through
+//   cuDNN): ImplicitGemm, the teaching kernel (ops/cuda/conv_implicit_gemm.cu), or
+//   ImplicitGemmPipelined, the same GEMM with cp.async stages, larger warp tiles and split-K
+//   (ops/cuda/conv_implicit_gemm_pipelined.cu; its TF32 path only: without TF32 it runs the
+//   teaching kernel's FMA tiles).
 //
 // Both are atomics: set them from any thread, but a change in the middle of another thread's
 // op may or may not apply to that op.
@@ -27,7 +31,7 @@ namespace atebm {
 void set_allow_tf32(bool allow);
 bool allow_tf32();
 
-enum class ConvAlgo { Cudnn, ImplicitGemm };
+enum class ConvAlgo { Cudnn, ImplicitGemm, ImplicitGemmPipelined };
 void set_conv_algo(ConvAlgo algo);
 ConvAlgo conv_algo();
 

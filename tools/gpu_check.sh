@@ -377,7 +377,7 @@ fi
 # ---- benchmarks --------------------------------------------------------------------------------
 # Two runs of atebm_bench_cuda, each with its own time limit and JSON file (a run killed by its
 # timeout leaves the other's numbers intact): the memory-bound kernels and the training
-# iteration (BM_cuda_*), then the conv trio at batch 32 (CONV_FILTER; 322 benchmarks; the
+# iteration (BM_cuda_*), then the conv trio at batch 32 (CONV_FILTER; 368 benchmarks; the
 # batch-128 half doubles the time). Together about 3-5 minutes on an H200.
 BENCH_ROWS=()
 run_bench() {  # run_bench LABEL FILTER MIN_TIME TIMEOUT
@@ -427,6 +427,7 @@ skip = {"name", "run_name", "run_type", "repetitions", "repetition_index", "thre
 def num(v):
     return f"{v:.4g}" if isinstance(v, (int, float)) else str(v)
 conv = OrderedDict()
+rate = {}  # (pass, way, precision, batch, shape) -> TFLOP/s
 for path in sys.argv[1:]:
     try:
         data = json.load(open(path))
@@ -447,6 +448,9 @@ for path in sys.argv[1:]:
             g[0] += t
             g[1] += b.get("TFLOP/s", 0.0) * t
             g[2] += 1
+            parts = name.split("/")
+            if len(parts) >= 5:
+                rate[tuple(parts[:5])] = b.get("TFLOP/s", 0.0)
             continue
         other = ", ".join(f"{k}={num(v)}" for k, v in b.items() if k not in skip and isinstance(v, (int, float)))
         if b.get("label"):
@@ -455,6 +459,15 @@ for path in sys.argv[1:]:
               f"{num(b['pct_of_copy']) if 'pct_of_copy' in b else ''} | {other} |")
 for group, (t, work, n) in conv.items():
     print(f"| {group} (sum of {n} shapes) | {t * 1e3:.4g} ms | | | TFLOP/s={num(work / t if t > 0 else 0.0)} |")
+# The hand-written forward kernels against cuDNN shape by shape on the 3x3 layers (the target:
+# >= 50% of cuDNN's TFLOP/s there).
+for (p, way, prec, batch, shape), r in rate.items():
+    if p != "conv2d_forward" or way != "cudnn" or not shape.startswith("3x3") or r <= 0:
+        continue
+    mine = [f"{w} {100 * rate[(p, w, prec, batch, shape)] / r:.0f}%" for w in ("igemm", "igemm_pipe")
+            if (p, w, prec, batch, shape) in rate]
+    if mine:
+        print(f"| {p}/{prec}/{batch}/{shape}: of cuDNN | {num(r)} TFLOP/s | | | {', '.join(mine)} |")
 PY
 )
   else

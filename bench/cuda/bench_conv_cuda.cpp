@@ -2,7 +2,7 @@
 // ResNet-50 (nn/models/resnet.h defaults: bottleneck [3, 4, 6, 3], widths 64..512, 32×32 input).
 //
 //   build/bench/atebm_bench_cuda --benchmark_filter=conv2d --benchmark_min_time=0.1
-//   (add e.g. --benchmark_filter='conv2d_forward/.*/n128/' to narrow it; 644 benchmarks in all)
+//   (add e.g. --benchmark_filter='conv2d_forward/.*/n128/' to narrow it; 736 benchmarks in all)
 //
 // Ways:
 //   engine   the differentiable op of ops/conv.h (conv2d / conv2d_grad_input /
@@ -11,9 +11,13 @@
 //   cudnn    cuDNN called directly with the algorithm and math type the engine chose
 //            (cuda::cudnn_conv_choice) on preallocated buffers: the ceiling of the engine way,
 //            the difference is the engine's overhead.
-//   igemm    (forward only) the hand-written implicit-GEMM kernel
+//   igemm    (forward only) the hand-written teaching implicit-GEMM kernel
 //            (ops/cuda/conv_implicit_gemm.cu) on the same buffers: TF32 WMMA when tf32, else
 //            FP32 FMA.
+//   igemm_pipe  (forward only) the pipelined implicit GEMM (ops/cuda/conv_implicit_gemm_pipelined.cu:
+//            cp.async stages, 64 × 32 warp tiles, split-K; TF32 only, so its fp32 rows run the
+//            teaching kernel's FMA tiles); the label gives its split count. Workspace for a
+//            split comes from the caching allocator inside the timed call, as in the engine.
 // Each at batch 32 and 128, float32, with allow_tf32() on ("tf32") and off ("fp32").
 // FLOPs counted = 2·N·K·C·kh·kw·Ho·Wo for each pass (the GEMM work). Time = GPU time between
 // two CUDA events on the engine's stream around one call; every iteration waits for its stop
@@ -104,7 +108,7 @@ std::vector<ConvShape> resnet_conv_shapes() {
   return shapes;
 }
 
-enum class Way { Engine, Cudnn, ImplicitGemm };
+enum class Way { Engine, Cudnn, ImplicitGemm, ImplicitGemmPipelined };
 
 
 // The benchmark's own cuDNN handle (the engine's is private to ops/cuda/conv_cudnn.cu).
@@ -258,13 +262,24 @@ void BM_conv_cuda(benchmark::State& state, ConvShape s, int64_t batch, bool tf32
           atebm::cuda::conv2d_forward_implicit_gemm<float>(geo, x.data<float>(), w.data<float>(), nullptr,
                                                            out.data<float>());
           break;
+        case Way::ImplicitGemmPipelined:
+          atebm::cuda::conv2d_forward_implicit_gemm_pipelined<float>(geo, x.data<float>(), w.data<float>(), nullptr,
+                                                                     out.data<float>());
+          break;
       }
       return out;
     };
 
     call();  // warm-up: plans, handles, workspaces, cached output blocks
     atebm::cuda::synchronize();
-    if (way != Way::ImplicitGemm) {
+    if (way == Way::ImplicitGemmPipelined && tf32) {
+      const int64_t m = batch * geo.h_out() * geo.w_out(), tiles = ((m + 127) / 128) * ((s.c_out + 63) / 64);
+      int device = 0, sms = 0;
+      ATEBM_CUDA_CHECK(cudaGetDevice(&device));
+      ATEBM_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+      const int64_t steps = (s.c_in * s.k * s.k + 15) / 16;
+      state.SetLabel("splits " + std::to_string(atebm::cuda::implicit_gemm_split_count(tiles, steps, sms)));
+    } else if (way == Way::Engine || way == Way::Cudnn) {
       const atebm::cuda::CudnnConvChoice c = atebm::cuda::cudnn_conv_choice(pass, geo, atebm::DType::Float32);
       state.SetLabel("cudnn algo " + std::to_string(c.algo) + " math " + std::to_string(c.math_type) + " ws " +
                      std::to_string(c.workspace_bytes >> 10) + " KiB");
@@ -281,8 +296,10 @@ void register_conv_benchmarks() {
   const std::vector<ConvShape> shapes = resnet_conv_shapes();
   for (int pi = 0; pi < 3; ++pi)
     for (const auto& [way, way_name] :
-         {std::pair{Way::Engine, "engine"}, {Way::Cudnn, "cudnn"}, {Way::ImplicitGemm, "igemm"}}) {
-      if (way == Way::ImplicitGemm && passes[pi] != ConvPass::Forward) continue;
+         {std::pair{Way::Engine, "engine"}, {Way::Cudnn, "cudnn"}, {Way::ImplicitGemm, "igemm"},
+          {Way::ImplicitGemmPipelined, "igemm_pipe"}}) {
+      const bool hand_written = way == Way::ImplicitGemm || way == Way::ImplicitGemmPipelined;
+      if (hand_written && passes[pi] != ConvPass::Forward) continue;
       for (bool tf32 : {true, false})
         for (int64_t batch : {32, 128})
           for (const ConvShape& s : shapes) {

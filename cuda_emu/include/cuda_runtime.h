@@ -62,6 +62,12 @@ void syncwarp(unsigned mask);
 uint64_t shuffle(unsigned mask, uint64_t bits, int src_lane);
 int lane_id();
 [[noreturn]] void trap();
+// Warp-wide operations that every lane computes in full (WMMA: each lane holds the whole tile):
+// right after a warp collective, the first lane to compute stores its result with
+// warp_result_store, and the other lanes take it with warp_result_lookup (true: `out` filled).
+// `inputs` must be bitwise the same in every lane: a lane that differs is a fault.
+bool warp_result_lookup(const void* inputs, size_t in_bytes, void* out, size_t out_bytes);
+void warp_result_store(const void* inputs, size_t in_bytes, const void* out, size_t out_bytes);
 
 template <class T>
 T shfl(unsigned mask, T v, int src) {

@@ -3,12 +3,14 @@
 //
 // On a GPU a fragment is spread over the 32 lanes of a warp in an unspecified layout, and code
 // may only touch its elements element-wise (x[i] for i < num_elements). Here every lane holds the
-// whole tile, row-major, and computes the whole product: the same results for any code that
-// keeps to that rule, 32 times the work. Each collective (load, store, mma, fill) is a warp
+// whole tile, row-major: the same results for any code that keeps to that rule. mma_sync computes
+// the product once per warp (the first lane; the others check that their operands are the same
+// and take its result). Each collective (load, store, mma, fill) is a warp
 // barrier, so a warp that diverges around one faults as on a GPU it would hang or misbehave.
 // TF32 inputs are truncated to TF32 inside mma_sync, as the tensor cores ignore the low 13 bits;
 // code that wants rounding calls __float_to_tf32 first (cvt.rna).
 #include <cstddef>
+#include <cstring>
 
 #include "cuda_runtime.h"
 
@@ -103,6 +105,12 @@ template <int M, int N, int K, class TA, class LA, class TB, class LB, class TC>
 void mma_sync(fragment<accumulator, M, N, K, TC>& d, const fragment<matrix_a, M, N, K, TA, LA>& a,
               const fragment<matrix_b, M, N, K, TB, LB>& b, const fragment<accumulator, M, N, K, TC>& c) {
   __syncwarp();
+  // Every lane holds the same a, b, c: one lane computes, the others take its result.
+  unsigned char inputs[sizeof(a) + sizeof(b) + sizeof(c)];
+  std::memcpy(inputs, &a, sizeof(a));
+  std::memcpy(inputs + sizeof(a), &b, sizeof(b));
+  std::memcpy(inputs + sizeof(a) + sizeof(b), &c, sizeof(c));
+  if (cuda_emu::warp_result_lookup(inputs, sizeof(inputs), &d, sizeof(d))) return;
   auto in = [](auto v, auto tag) {
     if constexpr (std::is_same_v<decltype(tag), precision::tf32>) return detail::truncate_tf32(v);
     else return v;
@@ -115,6 +123,7 @@ void mma_sync(fragment<accumulator, M, N, K, TC>& d, const fragment<matrix_a, M,
       out.x[i * N + j] = acc;
     }
   d = out;
+  cuda_emu::warp_result_store(inputs, sizeof(inputs), &d, sizeof(d));
 }
 
 }  // namespace nvcuda::wmma

@@ -15,7 +15,11 @@
 //
 // Order: blocks run in increasing index and, between barriers, threads too; CUDA_EMU_ORDER=reverse
 // runs both in decreasing order, so a kernel that depends on the order (a missing barrier, blocks
-// racing on one output) gives a different answer under one of the two.
+// racing on one output) gives a different answer under one of the two. By default the threads
+// take turns barrier by barrier, warp collectives included, so warps stay nearly in step;
+// CUDA_EMU_SCHEDULE=warp runs one warp alone until it reaches __syncthreads, then the next, so a
+// warp that writes shared memory another warp has not finished reading (a missing barrier
+// between warps) shows up.
 //
 // Warp shuffles exchange through two slot arrays used alternately (by the collective's
 // generation), so a lane that is one collective ahead never overwrites what a slower lane still
@@ -24,13 +28,17 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <deque>
 #include <exception>
 #include <string>
 #include <vector>
 
+#include "cuda_pipeline_primitives.h"
 #include "cuda_runtime.h"
 #include "internal.h"
 
@@ -67,6 +75,24 @@ struct Warp {
   std::array<std::array<uint64_t, 32>, 2> slots{};
 };
 
+// A thread's cp.async copies (cuda_pipeline_primitives.h): the open batch and the committed
+// groups, oldest first.
+struct AsyncCopy {
+  void* dst;
+  const void* src;
+  size_t size, zfill;
+};
+struct ThreadCopies {
+  std::vector<AsyncCopy> open;
+  std::deque<std::vector<AsyncCopy>> committed;
+};
+
+// The result of a warp-wide operation at one collective (warp_result_store).
+struct WarpResult {
+  uint64_t generation = ~uint64_t{0};
+  std::vector<unsigned char> inputs, out;
+};
+
 struct BlockRun {
   const std::function<void()>* body = nullptr;
   unsigned threads = 0;
@@ -76,9 +102,12 @@ struct BlockRun {
   bool direct = false;        // threads run as plain calls: no barrier may be reached
   bool saw_barrier = false;
   bool reverse = false;       // CUDA_EMU_ORDER=reverse: threads and blocks in decreasing order
+  bool warp_at_a_time = false;  // CUDA_EMU_SCHEDULE=warp: each warp runs alone up to __syncthreads
   const void* scheduler_stack = nullptr;  // for AddressSanitizer's stack-switch annotations
   size_t scheduler_stack_size = 0;
   std::vector<Warp> warps;
+  std::vector<ThreadCopies> copies;  // per thread; empty until the block's first cp.async
+  std::vector<WarpResult> results;   // per warp
   std::string fault;  // the first fault of the block
 };
 
@@ -133,12 +162,26 @@ void wait_here(FiberState why) {
   CUDA_EMU_FINISH_SWITCH(fake_stack, &run.scheduler_stack, &run.scheduler_stack_size);
 }
 
-BlockRun& current_run(const char* what) {
+void land(const AsyncCopy& c) {
+  if (c.size > c.zfill) std::memcpy(c.dst, c.src, c.size - c.zfill);
+  std::memset(static_cast<char*>(c.dst) + (c.size - c.zfill), 0, c.zfill);
+}
+
+bool eager_copies() {
+  static const bool eager = env_is("CUDA_EMU_CP_ASYNC", "eager");
+  return eager;
+}
+
+BlockRun& kernel_run(const char* what) {
   if (t_run == nullptr) {
     std::fprintf(stderr, "cuda_emu: %s called outside a kernel\n", what);
     std::abort();
   }
-  BlockRun& run = *t_run;
+  return *t_run;
+}
+
+BlockRun& current_run(const char* what) {
+  BlockRun& run = kernel_run(what);
   run.saw_barrier = true;
   if (run.direct) {
     record_fault(run, std::string(what) +
@@ -152,6 +195,11 @@ BlockRun& current_run(const char* what) {
 bool reverse_order() {
   static const bool reverse = env_is("CUDA_EMU_ORDER", "reverse");
   return reverse;
+}
+
+bool warp_at_a_time() {
+  static const bool warp = env_is("CUDA_EMU_SCHEDULE", "warp");
+  return warp;
 }
 
 bool always_fibers() {
@@ -176,6 +224,17 @@ void run_block_direct(BlockRun& run) {
   }
 }
 
+// Lets warp w's lanes go on when every lane its collective names has arrived.
+bool release_warp(BlockRun& run, unsigned w) {
+  Warp& warp = run.warps[w];
+  if (warp.arrived == 0 || (warp.arrived & warp.mask) != warp.mask) return false;
+  for (unsigned lane = 0; lane < 32; ++lane)
+    if ((warp.mask >> lane) & 1u) t_fibers[w * 32 + lane].state = FiberState::ready;
+  warp.arrived = 0;
+  ++warp.generation;
+  return true;
+}
+
 // One pass of the barrier bookkeeping: releases complete barriers, returns false when nothing
 // can ever move again (a fault has been recorded then).
 bool release_barriers(BlockRun& run) {
@@ -194,16 +253,7 @@ bool release_barriers(BlockRun& run) {
     for (unsigned i = 0; i < run.threads; ++i) t_fibers[i].state = FiberState::ready;
     return true;
   }
-  for (unsigned w = 0; w < run.warps.size(); ++w) {
-    Warp& warp = run.warps[w];
-    if (warp.arrived != 0 && (warp.arrived & warp.mask) == warp.mask) {
-      for (unsigned lane = 0; lane < 32; ++lane)
-        if ((warp.mask >> lane) & 1u) t_fibers[w * 32 + lane].state = FiberState::ready;
-      warp.arrived = 0;
-      ++warp.generation;
-      released = true;
-    }
-  }
+  for (unsigned w = 0; w < run.warps.size(); ++w) released = release_warp(run, w) || released;
   if (released) return true;
   // Stuck: describe who waits where.
   std::string what;
@@ -239,17 +289,31 @@ void run_block(BlockRun& run) {
     f.state = FiberState::ready;
   }
   run.warps.assign((run.threads + 31) / 32, Warp{});
+  run.results.assign(run.warps.size(), WarpResult{});
+  const unsigned warps = static_cast<unsigned>(run.warps.size());
   for (;;) {
-    for (unsigned k = 0; k < run.threads; ++k) {
-      const unsigned i = run.reverse ? run.threads - 1 - k : k;
-      if (t_fibers[i].state != FiberState::ready) continue;
-      run.current = i;
-      threadIdx = thread_index(i, run.block);
-      void* fake_stack = nullptr;
-      CUDA_EMU_START_SWITCH(&fake_stack, t_fibers[i].stack, kStackBytes);
-      swapcontext(&run.scheduler, &t_fibers[i].ctx);
-      CUDA_EMU_FINISH_SWITCH(fake_stack, nullptr, nullptr);
-      if (!run.fault.empty()) return;  // stop at the first fault, like a trapped grid
+    // Round robin: every ready thread runs to its next barrier, warp collectives included, so
+    // the warps move nearly in step. Warp at a time: one warp runs alone (its collectives
+    // released as they complete) until all its lanes wait at __syncthreads or have exited, then
+    // the next warp: as far apart as CUDA lets warps drift between two block barriers.
+    const unsigned groups = run.warp_at_a_time ? warps : 1;
+    for (unsigned kg = 0; kg < groups; ++kg) {
+      const unsigned g = run.reverse ? groups - 1 - kg : kg;
+      const unsigned lo = run.warp_at_a_time ? g * 32 : 0;
+      const unsigned hi = run.warp_at_a_time ? std::min(run.threads, lo + 32) : run.threads;
+      do {
+        for (unsigned k = lo; k < hi; ++k) {
+          const unsigned i = run.reverse ? hi - 1 - (k - lo) : k;
+          if (t_fibers[i].state != FiberState::ready) continue;
+          run.current = i;
+          threadIdx = thread_index(i, run.block);
+          void* fake_stack = nullptr;
+          CUDA_EMU_START_SWITCH(&fake_stack, t_fibers[i].stack, kStackBytes);
+          swapcontext(&run.scheduler, &t_fibers[i].ctx);
+          CUDA_EMU_FINISH_SWITCH(fake_stack, nullptr, nullptr);
+          if (!run.fault.empty()) return;  // stop at the first fault, like a trapped grid
+        }
+      } while (run.warp_at_a_time && release_warp(run, g));
     }
     bool all_done = true;
     for (unsigned i = 0; i < run.threads; ++i) all_done = all_done && t_fibers[i].state == FiberState::done;
@@ -299,6 +363,78 @@ void syncwarp(unsigned mask) { (void)shuffle(mask, 0, -1); }
 
 void trap() { throw TrapSignal{}; }
 
+bool warp_result_lookup(const void* inputs, size_t in_bytes, void* out, size_t out_bytes) {
+  BlockRun& run = kernel_run("a warp-wide operation");
+  const unsigned w = run.current / 32;
+  if (run.direct || w >= run.results.size()) return false;
+  const WarpResult& r = run.results[w];
+  if (r.generation != run.warps[w].generation) return false;
+  if (r.inputs.size() != in_bytes || std::memcmp(r.inputs.data(), inputs, in_bytes) != 0 || r.out.size() != out_bytes) {
+    record_fault(run, "thread " + describe(thread_index(run.current, run.block)) +
+                          ": the lanes of a warp-wide operation (WMMA) hold different operands");
+    throw TrapSignal{};
+  }
+  std::memcpy(out, r.out.data(), out_bytes);
+  return true;
+}
+
+void warp_result_store(const void* inputs, size_t in_bytes, const void* out, size_t out_bytes) {
+  BlockRun& run = kernel_run("a warp-wide operation");
+  const unsigned w = run.current / 32;
+  if (run.direct || w >= run.results.size()) return;
+  WarpResult& r = run.results[w];
+  r.generation = run.warps[w].generation;
+  r.inputs.assign(static_cast<const unsigned char*>(inputs), static_cast<const unsigned char*>(inputs) + in_bytes);
+  r.out.assign(static_cast<const unsigned char*>(out), static_cast<const unsigned char*>(out) + out_bytes);
+}
+
+void pipeline_memcpy_async(void* dst, const void* src, size_t size, size_t zfill) {
+  BlockRun& run = kernel_run("__pipeline_memcpy_async");
+  const auto misaligned = [size](const void* p) { return reinterpret_cast<uintptr_t>(p) % size != 0; };
+  std::string bad;
+  if (size != 4 && size != 8 && size != 16) {
+    bad = "size " + std::to_string(size) + " (expected 4, 8 or 16)";
+  } else if (zfill > size) {
+    bad = "zfill " + std::to_string(zfill) + " > size " + std::to_string(size);
+  } else if (misaligned(dst) || misaligned(src)) {
+    bad = "a pointer not aligned to the size " + std::to_string(size);
+  } else if (zfill < size && !is_device_range(src, size - zfill)) {
+    bad = "a source outside live device memory";
+  } else if (is_device_range(dst, 1)) {
+    bad = "a destination in device memory (it must be shared memory)";
+  }
+  if (!bad.empty()) {
+    record_fault(run, "thread " + describe(thread_index(run.current, run.block)) + ": __pipeline_memcpy_async with " +
+                          bad);
+    throw TrapSignal{};
+  }
+  const AsyncCopy c{dst, src, size, zfill};
+  if (eager_copies()) {
+    land(c);
+    return;
+  }
+  if (run.copies.empty()) run.copies.resize(run.threads);
+  run.copies[run.current].open.push_back(c);
+}
+
+void pipeline_commit() {
+  BlockRun& run = kernel_run("__pipeline_commit");
+  if (run.copies.empty()) run.copies.resize(run.threads);
+  ThreadCopies& mine = run.copies[run.current];
+  mine.committed.push_back(std::move(mine.open));
+  mine.open.clear();
+}
+
+void pipeline_wait_prior(size_t prior) {
+  BlockRun& run = kernel_run("__pipeline_wait_prior");
+  if (run.copies.empty()) return;
+  ThreadCopies& mine = run.copies[run.current];
+  while (mine.committed.size() > prior) {
+    for (const AsyncCopy& c : mine.committed.front()) land(c);
+    mine.committed.pop_front();
+  }
+}
+
 void run_grid(const LaunchConfig& config, const std::function<void()>& body) {
   BlockRun run;
   run.body = &body;
@@ -306,6 +442,7 @@ void run_grid(const LaunchConfig& config, const std::function<void()>& body) {
   run.threads = config.block.x * config.block.y * config.block.z;
   run.direct = !always_fibers() && config.uses_barriers != nullptr && config.uses_barriers->load() == 0;
   run.reverse = reverse_order();
+  run.warp_at_a_time = warp_at_a_time();
   BlockRun* const outer = t_run;
   const uint3 saved_thread = threadIdx, saved_block = blockIdx;
   const dim3 saved_block_dim = blockDim, saved_grid_dim = gridDim;
@@ -319,6 +456,7 @@ void run_grid(const LaunchConfig& config, const std::function<void()>& body) {
       for (unsigned kx = 0; kx < g.x && run.fault.empty(); ++kx) {
         const unsigned x = pick(kx, g.x), y = pick(ky, g.y), z = pick(kz, g.z);
         blockIdx = {x, y, z};
+        run.copies.clear();  // a previous block's pending copies are dropped, never landed
         if (run.direct) {
           run_block_direct(run);
         } else {

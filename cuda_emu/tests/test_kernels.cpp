@@ -1,6 +1,7 @@
 // The kernel executor: indices, shared memory and barriers, warp shuffles, WMMA, launch limits and
 // faults behave as CUDA specifies.
 #include <gtest/gtest.h>
+#include <cuda_pipeline_primitives.h>
 #include <mma.h>
 
 #include <cstdlib>
@@ -73,6 +74,20 @@ __global__ void wmma_tf32_16x16x8(const float* a, const float* b, float* c) {
   wmma::store_matrix_sync(c, fc, 16, wmma::mem_row_major);
 }
 
+// Lane 5 changes its copy of A: the lanes no longer agree on the operand of a warp-wide MMA.
+__global__ void wmma_lanes_disagree(const float* a, const float* b, float* c) {
+  namespace wmma = nvcuda::wmma;
+  wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa;
+  wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fb;
+  wmma::fragment<wmma::accumulator, 16, 16, 8, float> fc;
+  wmma::fill_fragment(fc, 0.0f);
+  wmma::load_matrix_sync(fa, a, 8);
+  wmma::load_matrix_sync(fb, b, 8);
+  if (threadIdx.x == 5) fa.x[0] += 1.0f;
+  wmma::mma_sync(fc, fa, fb, fc);
+  wmma::store_matrix_sync(c, fc, 16, wmma::mem_row_major);
+}
+
 // Block 0 never synchronises, later blocks do: the first block decides that the kernel needs no
 // fibers, so the barrier in block 1 cannot be honoured and must be reported, not skipped.
 __global__ void barrier_only_after_block_zero(int* out) {
@@ -83,6 +98,57 @@ __global__ void barrier_only_after_block_zero(int* out) {
 template <class T>
 __global__ void scale(T* p, T factor, int n) {
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) p[i] *= factor;
+}
+
+// Two stages of cp.async: thread t copies in[t] (16 bytes) into stage 0 and, zero-filling its
+// last `zfill` bytes, in[64 + t] into stage 1; after waiting for both groups and a barrier it
+// writes its neighbour's words, so the copies of other threads must be visible.
+__global__ void cp_async_two_stages(const float* in, float* out, int zfill) {
+  __shared__ __align__(16) float stage[2][64][4];
+  const int t = threadIdx.x, next = (t + 1) % 64;
+  __pipeline_memcpy_async(&stage[0][t][0], in + 4 * t, 16);
+  __pipeline_commit();
+  __pipeline_memcpy_async(&stage[1][t][0], in + 4 * (64 + t), 16, zfill);
+  __pipeline_commit();
+  __pipeline_wait_prior(0);
+  __syncthreads();
+  for (int k = 0; k < 4; ++k) {
+    out[4 * t + k] = stage[0][next][k];
+    out[4 * (64 + t) + k] = stage[1][next][k];
+  }
+}
+
+// Reads its own tile after waiting for the older group only: stage 1 may not have landed.
+__global__ void cp_async_reads_too_early(const float* in, float* out) {
+  __shared__ __align__(16) float stage[2][4];
+  for (int k = 0; k < 4; ++k) stage[1][k] = -1.0f;
+  __pipeline_memcpy_async(&stage[0][0], in, 16);
+  __pipeline_commit();
+  __pipeline_memcpy_async(&stage[1][0], in + 4, 16);
+  __pipeline_commit();
+  __pipeline_wait_prior(1);  // the first group only
+  for (int k = 0; k < 4; ++k) out[k] = stage[0][k] + stage[1][k];
+  __pipeline_wait_prior(0);
+}
+
+__global__ void cp_async_bad(const float* in, int which) {
+  __shared__ __align__(16) float s[8];
+  if (which == 0) __pipeline_memcpy_async(&s[1], in, 16);      // destination not 16-byte aligned
+  if (which == 1) __pipeline_memcpy_async(&s[0], in, 12);      // no 12-byte cp.async
+  if (which == 2) __pipeline_memcpy_async(&s[0], in + 4, 16);  // past the end of a 4-float buffer
+  __pipeline_commit();
+  __pipeline_wait_prior(0);
+}
+
+// Each lane marks itself, then reads the other warp's mark with only a warp barrier between: a
+// race. Round robin (warps in step) sees every mark; a warp at a time, warp 0 sees none.
+__global__ void warps_drift_apart(int* out) {
+  __shared__ int marks[64];
+  marks[threadIdx.x] = 0;
+  __syncthreads();
+  marks[threadIdx.x] = 1;
+  __syncwarp();
+  out[threadIdx.x] = marks[(threadIdx.x + 32) % 64];
 }
 
 class Kernels : public ::testing::Test {
@@ -206,6 +272,21 @@ TEST_F(Kernels, WmmaTf32MatchesAReferenceOnTf32RoundedInputs) {
   cudaFree(dc);
 }
 
+TEST_F(Kernels, WmmaOperandsThatDifferBetweenLanesAreAFault) {
+  float* da = to_device(std::vector<float>(128, 1.0f));
+  float* db = to_device(std::vector<float>(128, 2.0f));
+  float* dc = to_device(std::vector<float>(256, 0.0f));
+  testing::internal::CaptureStderr();
+  CUDA_EMU_LAUNCH(1, 32, 0, nullptr, wmma_lanes_disagree)(da, db, dc);
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("hold different operands"), std::string::npos) << err;
+  EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
+  cuda_emu::reset_for_tests();
+  cudaFree(da);
+  cudaFree(db);
+  cudaFree(dc);
+}
+
 TEST_F(Kernels, ABarrierAKernelsFirstBlockNeverReachedIsReportedNotSkipped) {
   const char* order = std::getenv("CUDA_EMU_ORDER");
   if (order != nullptr && std::string(order) == "reverse") GTEST_SKIP() << "block 1 runs first in reverse order";
@@ -216,6 +297,76 @@ TEST_F(Kernels, ABarrierAKernelsFirstBlockNeverReachedIsReportedNotSkipped) {
   EXPECT_NE(err.find("block (1,0,0)"), std::string::npos) << err;
   EXPECT_NE(err.find("CUDA_EMU_FIBERS=1"), std::string::npos) << err;
   EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
+}
+
+TEST_F(Kernels, WarpAtATimeScheduleLetsWarpsDriftUpToTheBlockBarrier) {
+  const char* schedule = std::getenv("CUDA_EMU_SCHEDULE");
+  const bool warp = schedule != nullptr && std::string(schedule) == "warp";
+  const char* order = std::getenv("CUDA_EMU_ORDER");
+  const bool reverse = order != nullptr && std::string(order) == "reverse";
+  int* out = to_device(std::vector<int>(64, -1));
+  CUDA_EMU_LAUNCH(1, 64, 0, nullptr, warps_drift_apart)(out);
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  const auto got = to_host(out, 64);
+  for (int t = 0; t < 64; ++t) {
+    const bool first_warp_to_run = reverse ? t >= 32 : t < 32;
+    EXPECT_EQ(got[t], warp && first_warp_to_run ? 0 : 1) << "thread " << t;
+  }
+  cudaFree(out);
+}
+
+bool eager_copies() {
+  const char* mode = std::getenv("CUDA_EMU_CP_ASYNC");
+  return mode != nullptr && std::string(mode) == "eager";
+}
+
+TEST_F(Kernels, CpAsyncCopiesLandAtTheWaitWithZeroFill) {
+  std::vector<float> in(4 * 128);
+  std::iota(in.begin(), in.end(), 1.0f);
+  float* d_in = to_device(in);
+  for (int zfill : {0, 4, 12, 16}) {
+    SCOPED_TRACE("zfill " + std::to_string(zfill));
+    float* d_out = to_device(std::vector<float>(4 * 128, -7.0f));
+    CUDA_EMU_LAUNCH(1, 64, 0, nullptr, cp_async_two_stages)(d_in, d_out, zfill);
+    ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+    const auto out = to_host(d_out, 4 * 128);
+    for (int t = 0; t < 64; ++t)
+      for (int k = 0; k < 4; ++k) {
+        const int next = (t + 1) % 64;
+        EXPECT_EQ(out[4 * t + k], in[4 * next + k]);
+        EXPECT_EQ(out[4 * (64 + t) + k], k < 4 - zfill / 4 ? in[4 * (64 + next) + k] : 0.0f) << t << "," << k;
+      }
+    cudaFree(d_out);
+  }
+  cudaFree(d_in);
+}
+
+TEST_F(Kernels, CpAsyncReadBeforeItsWaitSeesTheOldContents) {
+  float* d_in = to_device(std::vector<float>{1, 2, 3, 4, 10, 20, 30, 40});
+  float* d_out = to_device(std::vector<float>(4, 0.0f));
+  CUDA_EMU_LAUNCH(1, 1, 0, nullptr, cp_async_reads_too_early)(d_in, d_out);
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  // Deferred (default): stage 1 still holds -1. Eager: every copy landed at its call.
+  const std::vector<float> want = eager_copies() ? std::vector<float>{11, 22, 33, 44} : std::vector<float>{0, 1, 2, 3};
+  EXPECT_EQ(to_host(d_out, 4), want);
+  cudaFree(d_in);
+  cudaFree(d_out);
+}
+
+TEST_F(Kernels, CpAsyncMisuseIsAStickyFault) {
+  const char* want[] = {"not aligned to the size 16", "size 12 (expected 4, 8 or 16)",
+                        "a source outside live device memory"};
+  for (int which = 0; which < 3; ++which) {
+    SCOPED_TRACE(want[which]);
+    float* d_in = to_device(std::vector<float>(4, 1.0f));
+    testing::internal::CaptureStderr();
+    CUDA_EMU_LAUNCH(1, 1, 0, nullptr, cp_async_bad)(d_in, which);
+    const std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_NE(err.find(want[which]), std::string::npos) << err;
+    EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
+    cuda_emu::reset_for_tests();
+    cudaFree(d_in);
+  }
 }
 
 TEST_F(Kernels, TemplatesAndDeducedKernelsLaunchThroughTheMacro) {

@@ -58,21 +58,25 @@
 // 5. Determinism: every output is one thread's (or one warp's) sum over r in a fixed order;
 //    no atomics, no split of the reduction across blocks: the bits do not depend on the launch.
 //
-// What a production kernel adds (and cuDNN has): double-buffered tiles loaded with cp.async /
-// TMA while the previous tile is multiplied, vector (16-byte) loads, index tables instead of
-// a division per gathered element, and Hopper's wgmma with larger tiles.
+// What a production kernel adds (and cuDNN has): tiles loaded asynchronously (cp.async / TMA)
+// several steps ahead while the current one is multiplied, vector (16-byte) loads, no division
+// per gathered element, larger warp tiles, a split of the reduction when the grid is too small
+// to fill the GPU, and Hopper's wgmma. conv_implicit_gemm_pipelined.cu takes the next step:
+// all of that except TMA and wgmma.
 #include <mma.h>
 
-#include <climits>
 #include <type_traits>
 
 #include "engine/cuda/launch.cuh"
 #include "engine/cuda/stream.h"
 #include "ops/cuda/conv_implicit_gemm_cuda.h"
+#include "ops/cuda/conv_implicit_gemm_shape.cuh"
 #include "ops/math_mode.h"
 
 namespace atebm::cuda {
 namespace {
+
+using igemm::ConvShape, igemm::GatherRow, igemm::gather_row, igemm::store_y;
 
 // ---- device code ----------------------------------------------------------------------------
 
@@ -81,36 +85,6 @@ constexpr int kBlock = 256;                   // threads per block
 constexpr int kTM = 8, kTN = 4;               // FMA path: outputs per thread (kBM = 16·kTM, kBN = 16·kTN)
 constexpr int kLdB = kBN + 4;                 // row length of Bs (padding: see 4.)
 constexpr int kLdC = kBM + 4;                 // row length of Cs (TF32 path)
-
-// The problem, passed to the kernels by value. Sizes that index x, y and w per element are
-// int64; the rest fit int (checked on the host).
-struct ConvShape {
-  int64_t M;  // N·Ho·Wo
-  int R;      // C·kh·kw
-  int K, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo;
-};
-
-// The output position a thread gathers A for, decoded once per block.
-template <typename T>
-struct GatherRow {
-  const T* x_n;  // x + n·C·H·W
-  int ih0, iw0;  // input coordinate of the receptive field's top-left tap (may be negative)
-  bool valid;    // m < M
-};
-
-template <typename T>
-__device__ __forceinline__ GatherRow<T> gather_row(const T* x, const ConvShape& s, int64_t m) {
-  GatherRow<T> row{x, 0, 0, m < s.M};
-  if (row.valid) {
-    const int64_t plane = int64_t{s.Ho} * s.Wo;
-    const int64_t n = m / plane;
-    const int p = static_cast<int>(m - n * plane), oh = p / s.Wo, ow = p - oh * s.Wo;
-    row.x_n = x + n * s.C * s.H * s.W;
-    row.ih0 = oh * s.sh - s.ph;
-    row.iw0 = ow * s.sw - s.pw;
-  }
-  return row;
-}
 
 // a. As[rr][t % 128] = A[m, r0 + rr] for rr = t / 128 + 2q: x at tap (c, i, j) of r, or 0.
 template <typename T>
@@ -137,15 +111,6 @@ __device__ __forceinline__ void load_b(T (&Bs)[kBK][kLdB], const T* w, const Con
     const int k = k0 + kk;
     Bs[rr][kk] = (r < s.R && k < s.K) ? w[int64_t{k} * s.R + r] : T(0);
   }
-}
-
-// Y[m, k] (+ b[k]) → y[n, k, oh, ow]; nothing past M or K.
-template <typename T>
-__device__ __forceinline__ void store_y(T* y, const T* b, const ConvShape& s, int64_t m, int k, T v) {
-  if (m >= s.M || k >= s.K) return;
-  const int64_t plane = int64_t{s.Ho} * s.Wo, n = m / plane, p = m - n * plane;
-  if (b != nullptr) v += b[k];  // v = Σ + b, as the CPU's GEMM onto a bias-filled y
-  y[(n * s.K + k) * plane + p] = v;
 }
 
 // FP32 / FP64 FMA path. grid = (ceil(M / kBM), ceil(K / kBN)), block = kBlock.
@@ -240,48 +205,17 @@ __global__ void __launch_bounds__(kBlock)
 #endif
 }
 
-// ---- host code ------------------------------------------------------------------------------
-
-ConvShape make_shape(const cpu::Conv2dGeometry& g) {
-  ATEBM_CHECK(g.groups == 1, "conv2d (implicit gemm): groups = {} is not implemented (only groups = 1)", g.groups);
-  ATEBM_CHECK(g.h_out() >= 1 && g.w_out() >= 1, "conv2d (implicit gemm): empty output {}x{}", g.h_out(), g.w_out());
-  // Coordinates (oh·s − p + i·d) and per-sample offsets are computed in int: keep every extent
-  // far from overflow. R and K index w in int64 but are ints themselves.
-  const int64_t limit = int64_t{1} << 30;
-  const bool fits = g.c_in * g.kh * g.kw < INT_MAX && g.c_out < INT_MAX && g.h + 2 * g.pad_h < limit &&
-                    g.w + 2 * g.pad_w < limit && g.dil_h * g.kh < limit && g.dil_w * g.kw < limit &&
-                    g.stride_h < limit && g.stride_w < limit;
-  ATEBM_CHECK(fits,
-              "conv2d (implicit gemm): input [{}, {}, {}, {}] with weight [{}, {}, {}, {}] is too large for the "
-              "kernel's 32-bit indices",
-              g.n, g.c_in, g.h, g.w, g.c_out, g.c_in, g.kh, g.kw);
-  auto i = [](int64_t v) { return static_cast<int>(v); };
-  return {g.n * g.h_out() * g.w_out(), i(g.c_in * g.kh * g.kw), i(g.c_out), i(g.c_in), i(g.h), i(g.w), i(g.kh),
-          i(g.kw), i(g.stride_h), i(g.stride_w), i(g.pad_h), i(g.pad_w), i(g.dil_h), i(g.dil_w), i(g.h_out()),
-          i(g.w_out())};
-}
-
-bool has_tf32_tensor_cores() {
-  int device = 0, major = 0;
-  ATEBM_CUDA_CHECK(cudaGetDevice(&device));
-  ATEBM_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  return major >= 8;
-}
-
 }  // namespace
+
+// ---- host code ------------------------------------------------------------------------------
 
 template <typename T>
 void conv2d_forward_implicit_gemm(const cpu::Conv2dGeometry& geo, const T* x, const T* w, const T* b, T* y) {
-  const ConvShape s = make_shape(geo);
+  const ConvShape s = igemm::make_shape(geo);
   if (s.M == 0) return;
-  const int64_t m_tiles = (s.M + kBM - 1) / kBM, k_tiles = (int64_t{s.K} + kBN - 1) / kBN;
-  ATEBM_CHECK(m_tiles <= INT_MAX && k_tiles <= 65535,
-              "conv2d (implicit gemm): {} output positions × {} channels need a grid of {} × {} blocks, more than "
-              "CUDA allows",
-              s.M, s.K, m_tiles, k_tiles);
-  const dim3 grid(static_cast<unsigned>(m_tiles), static_cast<unsigned>(k_tiles));
+  const dim3 grid = igemm::tile_grid(s, kBM, kBN);
   if constexpr (std::is_same_v<T, float>) {
-    if (allow_tf32() && has_tf32_tensor_cores()) {
+    if (allow_tf32() && igemm::has_tf32_tensor_cores()) {
       ATEBM_LAUNCH(grid, kBlock, 0, current_stream(), implicit_gemm_tf32_kernel)(x, w, b, y, s);
       ATEBM_CUDA_CHECK_LAUNCH();
       return;

@@ -1,21 +1,38 @@
 #pragma once
-// A hand-written conv2d forward kernel for the GPU (tier 1: raw device pointers, no autograd):
-// implicit GEMM, written to teach (ops/cuda/conv_implicit_gemm.cu explains the mapping of a
-// convolution to a matrix product, the tiling, and why). Plain C++ header (no CUDA includes).
+// Hand-written conv2d forward kernels for the GPU (tier 1: raw device pointers, no autograd):
+// implicit GEMM, written to teach. Plain C++ header (no CUDA includes).
+//   conv2d_forward_implicit_gemm            ops/cuda/conv_implicit_gemm.cu: the mapping of a
+//                                           convolution to a matrix product, tiling, and why;
+//   conv2d_forward_implicit_gemm_pipelined  ops/cuda/conv_implicit_gemm_pipelined.cu: the same
+//                                           GEMM with cp.async stages, larger warp tiles and
+//                                           split-K, what makes it fast.
 //
 // Shape contract: exactly cpu::conv2d_forward_cpu's (ops/cpu/conv_cpu.h):
 //   y [N, K, Ho, Wo] = conv(x [N, C, H, W], w [K, C, kh, kw]) + b [K]   (b may be null)
 // contiguous NCHW / OIHW, one float dtype T, any stride / padding / dilation, groups = 1.
 // float32 runs on TF32 tensor cores (WMMA) when allow_tf32() (ops/math_mode.h) and the GPU has
-// them (compute capability >= 8.0), else FP32 FMA; float64 runs the FMA path in float64. Every
-// output is one fixed-order sum (deterministic).
-// The pointers live on the CURRENT CUDA device; the kernel is queued on cuda::current_stream().
-// ops/conv.cpp runs it for conv2d forward when conv_algo() == ConvAlgo::ImplicitGemm.
+// them (compute capability >= 8.0), else FP32 FMA; float64 runs the FMA path in float64. The
+// pipelined kernel covers the TF32 case; in the others it runs the teaching kernel's FMA path.
+// Every output is one fixed-order sum (deterministic; for the pipelined kernel the order depends
+// on the GPU's SM count through the split count, not on the run).
+// The pointers live on the CURRENT CUDA device; the kernels are queued on cuda::current_stream().
+// ops/conv.cpp runs them for conv2d forward when conv_algo() asks (ConvAlgo::ImplicitGemm,
+// ConvAlgo::ImplicitGemmPipelined).
+#include <cstdint>
+
 #include "ops/cpu/conv_cpu.h"
 
 namespace atebm::cuda {
 
 template <typename T>
 void conv2d_forward_implicit_gemm(const cpu::Conv2dGeometry& geo, const T* x, const T* w, const T* b, T* y);
+
+template <typename T>
+void conv2d_forward_implicit_gemm_pipelined(const cpu::Conv2dGeometry& geo, const T* x, const T* w, const T* b,
+                                            T* y);
+
+/// How many parts the pipelined kernel splits the reduction into (1: none), for a grid of
+/// `tiles` output tiles, `steps` reduction steps of 16 and a GPU with `sms` multiprocessors.
+int implicit_gemm_split_count(int64_t tiles, int64_t steps, int sms);
 
 }  // namespace atebm::cuda

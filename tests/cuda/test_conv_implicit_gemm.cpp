@@ -1,9 +1,10 @@
-// The hand-written conv2d forward kernels (ops/cuda/conv_implicit_gemm.cu, selected with
-// set_conv_algo) against the CPU's conv2d on the same inputs, for every path the kernels have:
+// The hand-written conv2d forward kernels (ops/cuda/conv_implicit_gemm.cu and
+// conv_implicit_gemm_pipelined.cu, selected with set_conv_algo) against the CPU's conv2d on the same inputs, for every path the kernels have:
 //   float64 FMA tiles, float32 FMA tiles (allow_tf32 off), float32 TF32 tensor-core tiles;
 // on geometries that reach every edge of the tiling: M = N·Ho·Wo, K and R = C·kh·kw that are and
 // are not multiples of the block tile, several tiles along M and along K, stride, padding wider
-// than the kernel, dilation, non-square kernels and images, 1×1, a 3-channel stem, bias or none.
+// than the kernel, dilation, non-square kernels and images, 1×1, a 3-channel stem, bias or none,
+// and for the pipelined kernel a reduction split in even and uneven parts (split-K).
 //
 // Error bound per output element (rigorous for the FMA paths, with room to spare):
 //   |gpu − exact| ≤ tol · B,   B = Σ_r |x|·|w| + |b|   (computed as conv2d(|x|, |w|, |b|) in float64)
@@ -29,6 +30,7 @@
 #include "engine/device.h"
 #include "engine/factories.h"
 #include "ops/conv.h"
+#include "ops/cuda/conv_implicit_gemm_cuda.h"
 #include "ops/math_mode.h"
 #include "ops/ops.h"
 
@@ -58,8 +60,11 @@ const std::vector<ConvCase>& conv_cases() {
       {"shortcut_1x1_s2", 3, 40, 9, 9, 64, 1, 1, {.stride = {2, 2}}, true},
       // The stem: C = 3 (R = 27), M = 2048: 16 tiles along M.
       {"stem", 2, 3, 32, 32, 8, 3, 3, {.padding = {1, 1}}, true},
-      // R = 576 (36 reduction steps), K = 128 (two full tiles), M = 200.
+      // R = 576 (36 reduction steps), K = 128 (two full tiles), M = 200: 4 tiles, so the pipelined
+      // kernel splits the reduction in 4 (SplitCount below).
       {"deep_reduction", 2, 64, 10, 10, 128, 3, 3, {.padding = {1, 1}}, false},
+      // R = 450 (29 steps, the last partial), K = 40, M = 25, stride 2: 3 uneven splits (9, 10, 10).
+      {"split_uneven", 1, 50, 9, 9, 40, 3, 3, {.stride = {2, 2}, .padding = {1, 1}}, true},
   };
   return cases;
 }
@@ -74,7 +79,17 @@ struct Param {
   Path path;
 };
 
-const char* algo_name(ConvAlgo a) { return a == ConvAlgo::ImplicitGemm ? "ImplicitGemm" : "Cudnn"; }
+const char* algo_name(ConvAlgo a) {
+  switch (a) {
+    case ConvAlgo::ImplicitGemm:
+      return "ImplicitGemm";
+    case ConvAlgo::ImplicitGemmPipelined:
+      return "Pipelined";
+    case ConvAlgo::Cudnn:
+      break;
+  }
+  return "Cudnn";
+}
 
 // Sets the conv algorithm and TF32 switch for one test, and restores the library defaults.
 class ModeGuard {
@@ -193,7 +208,7 @@ TEST_P(ImplicitGemmConv, MatchesTheCpuWithinTheRoundingBound) {
 std::vector<Param> all_params() {
   std::vector<Param> out;
   for (size_t i = 0; i < conv_cases().size(); ++i)
-    for (ConvAlgo a : {ConvAlgo::ImplicitGemm})
+    for (ConvAlgo a : {ConvAlgo::ImplicitGemm, ConvAlgo::ImplicitGemmPipelined})
       for (Path p : {Path::Float64, Path::Float32, Path::Tf32}) out.push_back({i, a, p});
   return out;
 }
@@ -204,6 +219,20 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cuda, ImplicitGemmConv, ::testing::ValuesIn(all_params()), param_name);
+
+#ifdef ATEBM_WITH_CUDA
+// The split policy of the pipelined kernel on the shapes above (132 SMs, an H100/H200) and on
+// the CIFAR ResNet's layer 4 at batch 32 (M = 512, K = 512, R = 4608: 32 tiles, 288 steps).
+TEST(ImplicitGemmSplitCount, SplitsOnlyGridsTooSmallForTheGpu) {
+  EXPECT_EQ(cuda::implicit_gemm_split_count(1, 9, 132), 1) << "resnet3x3: 9 steps, too short to split";
+  EXPECT_EQ(cuda::implicit_gemm_split_count(4, 36, 132), 4) << "deep_reduction: at least 8 steps a split";
+  EXPECT_EQ(cuda::implicit_gemm_split_count(1, 29, 132), 3) << "split_uneven";
+  EXPECT_EQ(cuda::implicit_gemm_split_count(32, 288, 132), 13) << "layer 4: ~3 blocks per SM";
+  EXPECT_EQ(cuda::implicit_gemm_split_count(1, 10000, 132), 16) << "at most 16";
+  EXPECT_EQ(cuda::implicit_gemm_split_count(264, 288, 132), 1) << "two blocks per SM: no split";
+  EXPECT_EQ(cuda::implicit_gemm_split_count(256, 36, 132), 2) << "3x3 64->64 @32, batch 32: 1.9 blocks per SM";
+}
+#endif
 
 // Forward through the hand-written kernel, gradients through cuDNN (ops/conv.cpp): a training
 // step with set_conv_algo(ImplicitGemm) gets the CPU's gradients, to first and second order.

@@ -1,0 +1,280 @@
+#include "engine/cuda/cuda_check.h"  // first: see the note on fmt there
+//
+// Convolution forward as an implicit GEMM, step 2: the teaching kernel (conv_implicit_gemm.cu;
+// read it first: the GEMM view, the tiles, who touches what) with what makes such a kernel fast.
+// float32 on TF32 tensor cores (WMMA), compute capability 8.0 or later; contract in
+// ops/cuda/conv_implicit_gemm_cuda.h. The same GEMM, Y [M × K] = A [M × R] · B [R × K].
+//
+// 1. Copies that do not stall the multiplier: cp.async, three stages deep. In the teaching
+//    kernel every thread loads its part of the next tile into registers, stores it to shared
+//    memory, and only then can the block multiply: the tensor cores idle during every load.
+//    cp.async (__pipeline_memcpy_async) copies global → shared memory without a register and
+//    without waiting; __pipeline_commit closes a group, __pipeline_wait_prior(n) waits until
+//    only the newest n groups may still be in flight. With S = 3 stage buffers:
+//      prologue:  issue steps 0 and 1 (one group each)
+//      step s:    wait until step s has landed (wait_prior(1)); __syncthreads()
+//                 issue step s + 2 into the buffer step s − 1 used
+//                 multiply step s                               (steps s + 1, s + 2 in flight)
+//    The one barrier per step does both jobs: every thread's copies of step s are visible to
+//    all, and every warp has finished multiplying step s − 1, so its buffer may be refilled.
+//    (Issuing before the barrier would overwrite a tile a slow warp is still reading; the
+//    emulator's eager mode, CUDA_EMU_CP_ASYNC=eager, makes such a bug show.)
+// 2. No division per gathered element. A = x gathered at r = (c, i, j): the teaching kernel
+//    divides r by kh·kw and kw for each of its 8 elements per step. Here every thread walks r in
+//    the same order, one tap at a time (TapWalker: j + 1, carrying into i and c), so a gathered
+//    element costs two compares and an address; the branch is the same for the whole warp.
+//    Thread t owns output position m0 + t and gathers all 16 taps of a step: a warp reads 32
+//    neighbouring ow, i.e. consecutive addresses of x (4-byte copies, as a tap shifts the window
+//    by one element and breaks 16-byte alignment).
+// 3. 16-byte weight copies. A row of w is contiguous in r; with R % 4 == 0 (every ResNet conv but
+//    the 3-channel stem) and w 16-byte aligned, each thread copies float4s. B is kept as Bs[k][r]
+//    (a column-major [r × k] matrix, which WMMA loads as it is) so the copies need no transpose.
+// 4. A larger tile per warp: 4 warps of 64 × 32 outputs (4 × 2 fragments) on a 128 × 64 block
+//    tile. Per 8-deep slice a warp loads 6 fragments for 8 MMAs (the teaching kernel: 4 for 4),
+//    so shared-memory traffic per MMA falls by a third.
+// 5. Split-K when the grid cannot fill the GPU. Layer 4 of the CIFAR ResNet at batch 32 has
+//    M = 512 and K = 512: 4 × 8 = 32 blocks for 132 SMs, each with 288 reduction steps. The
+//    reduction is split into Z contiguous ranges of steps (grid.z); block z writes its partial
+//    tile to a workspace P[z][k][m] (from the caching allocator), and a second kernel adds the Z
+//    partials in order of z, then the bias: deterministic, as everything here. Z is chosen from
+//    the tile count and the number of SMs, so the bits depend on the GPU model, not on the run.
+// Not here (cuDNN and CUTLASS on Hopper have them): the bulk tensor copy engine (TMA), wgmma
+// issued by a warpgroup on 128-wide tiles, and NHWC layouts with 16-byte activation copies.
+#include <cuda_pipeline_primitives.h>
+#include <mma.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+
+#include "engine/cuda/launch.cuh"
+#include "engine/cuda/stream.h"
+#include "engine/factories.h"
+#include "ops/cuda/conv_implicit_gemm_cuda.h"
+#include "ops/cuda/conv_implicit_gemm_shape.cuh"
+#include "ops/math_mode.h"
+
+namespace atebm::cuda {
+namespace {
+
+using igemm::ConvShape, igemm::GatherRow, igemm::gather_row, igemm::store_y;
+
+// ---- device code ----------------------------------------------------------------------------
+
+constexpr int kBM = 128, kBN = 64, kBK = 16;  // block tile of Y, reduction step
+constexpr int kStages = 3;                    // cp.async pipeline depth
+constexpr int kBlock = 128;                   // 4 warps, each 64 × 32 of the tile
+constexpr int kLdA = kBM + 4;                 // As[r][m]: column-major A (+4: rows stay 16-byte aligned)
+constexpr int kLdB = kBK + 4;                 // Bs[k][r]: column-major B
+constexpr int kLdC = kBM + 4;                 // Cs[k][m]: the finished tile, for coalesced stores
+constexpr int kStageFloats = kBK * kLdA + kBN * kLdB;
+constexpr int kSmemFloats = std::max(kStages * kStageFloats, kBN * kLdC);  // Cs reuses the stages
+static_assert(kSmemFloats * sizeof(float) <= 48 * 1024, "static shared memory is limited to 48 KB");
+// WMMA wants fragment origins 32-byte aligned: every offset below is a multiple of 8 floats.
+static_assert(kStageFloats % 8 == 0 && (kBK * kLdA) % 8 == 0 && (16 * kLdB) % 8 == 0 && (16 * kLdC) % 8 == 0);
+
+// The reduction index a thread gathers next, r = (c·kh + i)·kw + j, advanced one tap at a time.
+struct TapWalker {
+  int r, c, i, j;
+  __device__ __forceinline__ void start(int r0, const ConvShape& s) {
+    const int taps = s.kh * s.kw;
+    r = r0;
+    c = r0 / taps;
+    const int tap = r0 - c * taps;
+    i = tap / s.kw;
+    j = tap - i * s.kw;
+  }
+  __device__ __forceinline__ void next(const ConvShape& s) {
+    ++r;
+    if (++j == s.kw) {
+      j = 0;
+      if (++i == s.kh) {
+        i = 0;
+        ++c;
+      }
+    }
+  }
+};
+
+// As[rr][t] = A[m0 + t, r + rr] for the next kBK taps of `tap`: cp.async of x, or a plain zero
+// store (padding, past R, past M).
+__device__ __forceinline__ void gather_a_async(float* As, const ConvShape& s, const GatherRow<float>& row,
+                                               TapWalker& tap, int t) {
+  for (int rr = 0; rr < kBK; ++rr, tap.next(s)) {
+    float* dst = As + rr * kLdA + t;
+    if (row.valid && tap.r < s.R) {
+      const int ih = row.ih0 + tap.i * s.dh, iw = row.iw0 + tap.j * s.dw;
+      if (ih >= 0 && ih < s.H && iw >= 0 && iw < s.W) {
+        __pipeline_memcpy_async(dst, row.x_n + (int64_t{tap.c} * s.H + ih) * s.W + iw, sizeof(float));
+        continue;
+      }
+    }
+    *dst = 0.0f;
+  }
+}
+
+// Bs[kk][rr] = B[r0 + rr, k0 + kk] = w[k0 + kk, r0 + rr], or 0 past R or K. kVec: float4 copies
+// (R % 4 == 0 and w 16-byte aligned, so a chunk is wholly inside or outside R).
+template <bool kVec>
+__device__ __forceinline__ void load_b_async(float* Bs, const float* w, const ConvShape& s, int r0, int k0, int t) {
+  constexpr int kWidth = kVec ? 4 : 1;
+  for (int q = t; q < kBN * kBK / kWidth; q += kBlock) {
+    const int kk = q / (kBK / kWidth), rr = (q % (kBK / kWidth)) * kWidth;
+    float* dst = Bs + kk * kLdB + rr;
+    const int k = k0 + kk, r = r0 + rr;
+    if (k < s.K && r < s.R) {
+      __pipeline_memcpy_async(dst, w + int64_t{k} * s.R + r, kWidth * sizeof(float));
+    } else {
+      for (int e = 0; e < kWidth; ++e) dst[e] = 0.0f;
+    }
+  }
+}
+
+// grid = (ceil(M / kBM), ceil(K / kBN), Z), block = kBlock. Block z runs reduction steps
+// [z·steps/Z, (z + 1)·steps/Z). Z = 1: y = Y + b. Z > 1: partial[z][k][m] = its part of Y.
+template <bool kVecB>
+__global__ void __launch_bounds__(kBlock)
+    implicit_gemm_pipelined_kernel(const float* __restrict__ x, const float* __restrict__ w,
+                                   const float* __restrict__ b, float* __restrict__ y, float* __restrict__ partial,
+                                   ConvShape s, int steps) {
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(ATEBM_CUDA_EMULATION)
+  namespace wmma = nvcuda::wmma;
+  using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major>;
+  using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major>;
+  using FragC = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
+  __shared__ __align__(128) float smem[kSmemFloats];  // kStages × {As, Bs}, then Cs
+  const int t = threadIdx.x, warp = t / 32;
+  const int wm = (warp % 2) * 64, wn = (warp / 2) * 32;  // the warp's 64 × 32 sub-tile
+  const int64_t m0 = int64_t{blockIdx.x} * kBM;
+  const int k0 = static_cast<int>(blockIdx.y) * kBN;
+  const int z = static_cast<int>(blockIdx.z), splits = static_cast<int>(gridDim.z);
+  const int first = static_cast<int>(int64_t{z} * steps / splits);
+  const int count = static_cast<int>(int64_t{z + 1} * steps / splits) - first;
+  const GatherRow<float> row = gather_row(x, s, m0 + t);
+  TapWalker tap;
+  tap.start(first * kBK, s);
+  // Step q (of this block's count) goes to stage buffer q % kStages.
+  auto issue = [&](int q) {
+    float* stage = smem + (q % kStages) * kStageFloats;
+    gather_a_async(stage, s, row, tap, t);
+    load_b_async<kVecB>(stage + kBK * kLdA, w, s, (first + q) * kBK, k0, t);
+  };
+
+  FragC acc[4][2];
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+  for (int q = 0; q < kStages - 1; ++q) {
+    if (q < count) issue(q);
+    __pipeline_commit();  // a group per step, empty or not, so wait_prior counts steps
+  }
+  for (int q = 0; q < count; ++q) {
+    __pipeline_wait_prior(kStages - 2);  // this thread's copies of step q have landed
+    __syncthreads();                     // everyone's have; everyone is done with step q − 1
+    if (q + kStages - 1 < count) issue(q + kStages - 1);  // into step q − 1's buffer
+    __pipeline_commit();
+    const float* As = smem + (q % kStages) * kStageFloats;
+    const float* Bs = As + kBK * kLdA;
+    for (int kk = 0; kk < kBK; kk += 8) {
+      FragA fa[4];
+      FragB fb[2];
+      for (int i = 0; i < 4; ++i) {  // A[m, r] at As[r][m]: column-major, ld kLdA
+        wmma::load_matrix_sync(fa[i], As + kk * kLdA + wm + 16 * i, kLdA);
+        for (int e = 0; e < fa[i].num_elements; ++e) fa[i].x[e] = wmma::__float_to_tf32(fa[i].x[e]);
+      }
+      for (int j = 0; j < 2; ++j) {  // B[r, k] at Bs[k][r]: column-major, ld kLdB
+        wmma::load_matrix_sync(fb[j], Bs + (wn + 16 * j) * kLdB + kk, kLdB);
+        for (int e = 0; e < fb[j].num_elements; ++e) fb[j].x[e] = wmma::__float_to_tf32(fb[j].x[e]);
+      }
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+    }
+  }
+  __pipeline_wait_prior(0);  // only empty groups are left; drain them anyway
+  __syncthreads();           // every warp is done with the stages: Cs may overwrite them
+  float* Cs = smem;          // Y[m, k] at Cs[k][m]
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 2; ++j)
+      wmma::store_matrix_sync(Cs + (wn + 16 * j) * kLdC + wm + 16 * i, acc[i][j], kLdC, wmma::mem_col_major);
+  __syncthreads();
+  for (int e = t; e < kBM * kBN; e += kBlock) {  // consecutive threads: consecutive m (coalesced)
+    const int mm = e % kBM, kk = e / kBM;
+    const float v = Cs[kk * kLdC + mm];
+    if (partial == nullptr) {
+      store_y(y, b, s, m0 + mm, k0 + kk, v);
+    } else if (m0 + mm < s.M && k0 + kk < s.K) {
+      partial[(int64_t{z} * s.K + k0 + kk) * s.M + m0 + mm] = v;
+    }
+  }
+#else
+  __trap();  // the host launches this kernel only on compute capability >= 8.0
+#endif
+}
+
+// y = Σ_z partial[z] + b, z in increasing order; partial is [splits][K][M].
+__global__ void sum_splits_kernel(const float* __restrict__ partial, const float* __restrict__ b,
+                                  float* __restrict__ y, ConvShape s, int splits) {
+  const int64_t total = int64_t{s.K} * s.M;
+  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total; e += int64_t{gridDim.x} * blockDim.x) {
+    float v = 0.0f;
+    for (int z = 0; z < splits; ++z) v += partial[z * total + e];
+    const int k = static_cast<int>(e / s.M);
+    store_y(y, b, s, e - int64_t{k} * s.M, k, v);
+  }
+}
+
+}  // namespace
+
+// ---- host code ------------------------------------------------------------------------------
+
+int implicit_gemm_split_count(int64_t tiles, int64_t steps, int sms) {
+  // A block holds 40 KB of shared memory and 128 threads, so 3 to 5 fit on an SM: aim at about
+  // 3 per SM, with every split at least 8 steps (128 of R) long and at most 16 splits.
+  if (tiles >= 2 * int64_t{sms}) return 1;
+  const int64_t wanted = (3 * int64_t{sms} + tiles - 1) / tiles;
+  return static_cast<int>(std::max<int64_t>(1, std::min({wanted, steps / 8, int64_t{16}})));
+}
+
+template <typename T>
+void conv2d_forward_implicit_gemm_pipelined(const cpu::Conv2dGeometry& geo, const T* x, const T* w, const T* b,
+                                            T* y) {
+  if constexpr (!std::is_same_v<T, float>) {
+    conv2d_forward_implicit_gemm<T>(geo, x, w, b, y);  // float64: the teaching kernel's FMA path
+  } else {
+    if (!allow_tf32() || !igemm::has_tf32_tensor_cores()) {
+      conv2d_forward_implicit_gemm<float>(geo, x, w, b, y);  // FP32 FMA tiles
+      return;
+    }
+    const ConvShape s = igemm::make_shape(geo);
+    if (s.M == 0) return;
+    dim3 grid = igemm::tile_grid(s, kBM, kBN);
+    int device = 0, sms = 0;
+    ATEBM_CUDA_CHECK(cudaGetDevice(&device));
+    ATEBM_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    const int steps = (s.R + kBK - 1) / kBK;
+    const int splits = implicit_gemm_split_count(int64_t{grid.x} * grid.y, steps, sms);
+    Tensor workspace;  // freed at return: the caching allocator reuses it only in stream order
+    if (splits > 1)
+      workspace = empty({splits * int64_t{s.K} * s.M}, {.dtype = DType::Float32, .device = Device::cuda(device)});
+    float* partial = splits > 1 ? workspace.data<float>() : nullptr;
+    grid.z = static_cast<unsigned>(splits);
+    if (s.R % 4 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0)
+      ATEBM_LAUNCH(grid, kBlock, 0, current_stream(), implicit_gemm_pipelined_kernel<true>)
+          (x, w, b, y, partial, s, steps);
+    else
+      ATEBM_LAUNCH(grid, kBlock, 0, current_stream(), implicit_gemm_pipelined_kernel<false>)
+          (x, w, b, y, partial, s, steps);
+    ATEBM_CUDA_CHECK_LAUNCH();
+    if (splits > 1) {
+      ATEBM_LAUNCH(grid_for(int64_t{s.K} * s.M), kThreads, 0, current_stream(), sum_splits_kernel)
+          (partial, b, y, s, splits);
+      ATEBM_CUDA_CHECK_LAUNCH();
+    }
+  }
+}
+
+template void conv2d_forward_implicit_gemm_pipelined<float>(const cpu::Conv2dGeometry&, const float*, const float*,
+                                                            const float*, float*);
+template void conv2d_forward_implicit_gemm_pipelined<double>(const cpu::Conv2dGeometry&, const double*,
+                                                             const double*, const double*, double*);
+
+}  // namespace atebm::cuda

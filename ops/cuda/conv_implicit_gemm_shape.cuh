@@ -1,0 +1,92 @@
+#pragma once
+// What the two implicit-GEMM conv kernels share (ops/cuda/conv_implicit_gemm.cu, the teaching
+// kernel, and conv_implicit_gemm_pipelined.cu): the problem as a GEMM, checked to fit the
+// kernels' int indices, the grid of output tiles, the decode of an output position, the NCHW
+// store, and the TF32 test.
+// Device code: include from .cu files only, after engine/cuda/cuda_check.h.
+#include <climits>
+#include <cstdint>
+
+#include "engine/cuda/cuda_check.h"
+#include "ops/cpu/conv_cpu.h"
+
+namespace atebm::cuda::igemm {
+
+// Y [M × K] = A [M × R] · B [R × K], M = N·Ho·Wo, R = C·kh·kw (conv_implicit_gemm.cu, 1.).
+// Passed to the kernels by value. Sizes that index x, y and w per element are int64; the rest
+// fit int (checked by make_shape).
+struct ConvShape {
+  int64_t M;  // N·Ho·Wo
+  int R;      // C·kh·kw
+  int K, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo;
+};
+
+inline ConvShape make_shape(const cpu::Conv2dGeometry& g) {
+  ATEBM_CHECK(g.groups == 1, "conv2d (implicit gemm): groups = {} is not implemented (only groups = 1)", g.groups);
+  ATEBM_CHECK(g.h_out() >= 1 && g.w_out() >= 1, "conv2d (implicit gemm): empty output {}x{}", g.h_out(), g.w_out());
+  // Coordinates (oh·s − p + i·d) and per-sample offsets are computed in int: keep every extent
+  // far from overflow. R and K index w in int64 but are ints themselves.
+  const int64_t limit = int64_t{1} << 30;
+  const bool fits = g.c_in * g.kh * g.kw < INT_MAX && g.c_out < INT_MAX && g.h + 2 * g.pad_h < limit &&
+                    g.w + 2 * g.pad_w < limit && g.dil_h * g.kh < limit && g.dil_w * g.kw < limit &&
+                    g.stride_h < limit && g.stride_w < limit;
+  ATEBM_CHECK(fits,
+              "conv2d (implicit gemm): input [{}, {}, {}, {}] with weight [{}, {}, {}, {}] is too large for the "
+              "kernel's 32-bit indices",
+              g.n, g.c_in, g.h, g.w, g.c_out, g.c_in, g.kh, g.kw);
+  auto i = [](int64_t v) { return static_cast<int>(v); };
+  return {g.n * g.h_out() * g.w_out(), i(g.c_in * g.kh * g.kw), i(g.c_out), i(g.c_in), i(g.h), i(g.w), i(g.kh),
+          i(g.kw), i(g.stride_h), i(g.stride_w), i(g.pad_h), i(g.pad_w), i(g.dil_h), i(g.dil_w), i(g.h_out()),
+          i(g.w_out())};
+}
+
+// The grid of bm × bn output tiles: (ceil(M / bm), ceil(K / bn)), within CUDA's limits.
+inline dim3 tile_grid(const ConvShape& s, int bm, int bn) {
+  const int64_t m_tiles = (s.M + bm - 1) / bm, k_tiles = (int64_t{s.K} + bn - 1) / bn;
+  ATEBM_CHECK(m_tiles <= INT_MAX && k_tiles <= 65535,
+              "conv2d (implicit gemm): {} output positions × {} channels need a grid of {} × {} blocks, more than "
+              "CUDA allows",
+              s.M, s.K, m_tiles, k_tiles);
+  return {static_cast<unsigned>(m_tiles), static_cast<unsigned>(k_tiles)};
+}
+
+// The output position a thread gathers A for, decoded once per block.
+template <typename T>
+struct GatherRow {
+  const T* x_n;  // x + n·C·H·W
+  int ih0, iw0;  // input coordinate of the receptive field's top-left tap (may be negative)
+  bool valid;    // m < M
+};
+
+template <typename T>
+__device__ __forceinline__ GatherRow<T> gather_row(const T* x, const ConvShape& s, int64_t m) {
+  GatherRow<T> row{x, 0, 0, m < s.M};
+  if (row.valid) {
+    const int64_t plane = int64_t{s.Ho} * s.Wo;
+    const int64_t n = m / plane;
+    const int p = static_cast<int>(m - n * plane), oh = p / s.Wo, ow = p - oh * s.Wo;
+    row.x_n = x + n * s.C * s.H * s.W;
+    row.ih0 = oh * s.sh - s.ph;
+    row.iw0 = ow * s.sw - s.pw;
+  }
+  return row;
+}
+
+// Y[m, k] (+ b[k]) → y[n, k, oh, ow]; nothing past M or K.
+template <typename T>
+__device__ __forceinline__ void store_y(T* y, const T* b, const ConvShape& s, int64_t m, int k, T v) {
+  if (m >= s.M || k >= s.K) return;
+  const int64_t plane = int64_t{s.Ho} * s.Wo, n = m / plane, p = m - n * plane;
+  if (b != nullptr) v += b[k];  // v = Σ + b, as the CPU's GEMM onto a bias-filled y
+  y[(n * s.K + k) * plane + p] = v;
+}
+
+// TF32 tensor cores (and cp.async) need compute capability 8.0 (Ampere) or later.
+inline bool has_tf32_tensor_cores() {
+  int device = 0, major = 0;
+  ATEBM_CUDA_CHECK(cudaGetDevice(&device));
+  ATEBM_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  return major >= 8;
+}
+
+}  // namespace atebm::cuda::igemm
