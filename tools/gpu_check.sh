@@ -377,7 +377,7 @@ fi
 # ---- benchmarks --------------------------------------------------------------------------------
 # Two runs of atebm_bench_cuda, each with its own time limit and JSON file (a run killed by its
 # timeout leaves the other's numbers intact): the memory-bound kernels and the training
-# iteration (BM_cuda_*), then the conv trio at batch 32 (CONV_FILTER; 368 benchmarks; the
+# iteration (BM_cuda_*), then the conv trio at batch 32 (CONV_FILTER; 414 benchmarks; the
 # batch-128 half doubles the time). Together about 3-5 minutes on an H200.
 BENCH_ROWS=()
 run_bench() {  # run_bench LABEL FILTER MIN_TIME TIMEOUT
@@ -464,7 +464,8 @@ for group, (t, work, n) in conv.items():
 for (p, way, prec, batch, shape), r in rate.items():
     if p != "conv2d_forward" or way != "cudnn" or not shape.startswith("3x3") or r <= 0:
         continue
-    mine = [f"{w} {100 * rate[(p, w, prec, batch, shape)] / r:.0f}%" for w in ("igemm", "igemm_pipe")
+    mine = [f"{w} {100 * rate[(p, w, prec, batch, shape)] / r:.0f}%"
+            for w in ("igemm", "igemm_pipe", "igemm_pipe64", "igemm_pipe128")
             if (p, w, prec, batch, shape) in rate]
     if mine:
         print(f"| {p}/{prec}/{batch}/{shape}: of cuDNN | {num(r)} TFLOP/s | | | {', '.join(mine)} |")

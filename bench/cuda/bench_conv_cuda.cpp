@@ -2,7 +2,7 @@
 // ResNet-50 (nn/models/resnet.h defaults: bottleneck [3, 4, 6, 3], widths 64..512, 32×32 input).
 //
 //   build/bench/atebm_bench_cuda --benchmark_filter=conv2d --benchmark_min_time=0.1
-//   (add e.g. --benchmark_filter='conv2d_forward/.*/n128/' to narrow it; 736 benchmarks in all)
+//   (add e.g. --benchmark_filter='conv2d_forward/.*/n128/' to narrow it; 828 benchmarks in all)
 //
 // Ways:
 //   engine   the differentiable op of ops/conv.h (conv2d / conv2d_grad_input /
@@ -15,9 +15,12 @@
 //            (ops/cuda/conv_implicit_gemm.cu) on the same buffers: TF32 WMMA when tf32, else
 //            FP32 FMA.
 //   igemm_pipe  (forward only) the pipelined implicit GEMM (ops/cuda/conv_implicit_gemm_pipelined.cu:
-//            cp.async stages, 64 × 32 warp tiles, split-K; TF32 only, so its fp32 rows run the
-//            teaching kernel's FMA tiles); the label gives its split count. Workspace for a
-//            split comes from the caching allocator inside the timed call, as in the engine.
+//            cp.async stages, larger warp tiles, split-K; TF32 only, so its fp32 rows run the
+//            teaching kernel's FMA tiles) with the tile the engine picks; the label gives the
+//            tile and split count. Workspace for a split comes from the caching allocator inside
+//            the timed call, as in the engine.
+//   igemm_pipe64, igemm_pipe128  (forward, tf32 only) the same with the 128 × 64 or the
+//            128 × 128 tile forced, to measure which tile suits which layer.
 // Each at batch 32 and 128, float32, with allow_tf32() on ("tf32") and off ("fp32").
 // FLOPs counted = 2·N·K·C·kh·kw·Ho·Wo for each pass (the GEMM work). Time = GPU time between
 // two CUDA events on the engine's stream around one call; every iteration waits for its stop
@@ -108,8 +111,20 @@ std::vector<ConvShape> resnet_conv_shapes() {
   return shapes;
 }
 
-enum class Way { Engine, Cudnn, ImplicitGemm, ImplicitGemmPipelined };
+enum class Way { Engine, Cudnn, ImplicitGemm, ImplicitGemmPipelined, Pipelined64, Pipelined128 };
 
+
+// The pipelined kernel's tile for a way (Auto: the engine's choice).
+atebm::cuda::PipelinedTile tile_of(Way way) {
+  switch (way) {
+    case Way::Pipelined64:
+      return atebm::cuda::PipelinedTile::N64;
+    case Way::Pipelined128:
+      return atebm::cuda::PipelinedTile::N128;
+    default:
+      return atebm::cuda::PipelinedTile::Auto;
+  }
+}
 
 // The benchmark's own cuDNN handle (the engine's is private to ops/cuda/conv_cudnn.cu).
 cudnnHandle_t bench_handle() {
@@ -263,8 +278,10 @@ void BM_conv_cuda(benchmark::State& state, ConvShape s, int64_t batch, bool tf32
                                                            out.data<float>());
           break;
         case Way::ImplicitGemmPipelined:
+        case Way::Pipelined64:
+        case Way::Pipelined128:
           atebm::cuda::conv2d_forward_implicit_gemm_pipelined<float>(geo, x.data<float>(), w.data<float>(), nullptr,
-                                                                     out.data<float>());
+                                                                     out.data<float>(), tile_of(way));
           break;
       }
       return out;
@@ -272,13 +289,17 @@ void BM_conv_cuda(benchmark::State& state, ConvShape s, int64_t batch, bool tf32
 
     call();  // warm-up: plans, handles, workspaces, cached output blocks
     atebm::cuda::synchronize();
-    if (way == Way::ImplicitGemmPipelined && tf32) {
-      const int64_t m = batch * geo.h_out() * geo.w_out(), tiles = ((m + 127) / 128) * ((s.c_out + 63) / 64);
+    if (tile_of(way) != atebm::cuda::PipelinedTile::Auto || (way == Way::ImplicitGemmPipelined && tf32)) {
+      atebm::cuda::PipelinedTile tile = tile_of(way);
+      if (tile == atebm::cuda::PipelinedTile::Auto) tile = atebm::cuda::pipelined_tile_for(s.c_out);
+      const int64_t bn = tile == atebm::cuda::PipelinedTile::N128 ? 128 : 64;
+      const int64_t m = batch * geo.h_out() * geo.w_out(), tiles = ((m + 127) / 128) * ((s.c_out + bn - 1) / bn);
       int device = 0, sms = 0;
       ATEBM_CUDA_CHECK(cudaGetDevice(&device));
       ATEBM_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
       const int64_t steps = (s.c_in * s.k * s.k + 15) / 16;
-      state.SetLabel("splits " + std::to_string(atebm::cuda::implicit_gemm_split_count(tiles, steps, sms)));
+      state.SetLabel("tile 128x" + std::to_string(bn) + " splits " +
+                     std::to_string(atebm::cuda::implicit_gemm_split_count(tiles, steps, sms)));
     } else if (way == Way::Engine || way == Way::Cudnn) {
       const atebm::cuda::CudnnConvChoice c = atebm::cuda::cudnn_conv_choice(pass, geo, atebm::DType::Float32);
       state.SetLabel("cudnn algo " + std::to_string(c.algo) + " math " + std::to_string(c.math_type) + " ws " +
@@ -297,10 +318,12 @@ void register_conv_benchmarks() {
   for (int pi = 0; pi < 3; ++pi)
     for (const auto& [way, way_name] :
          {std::pair{Way::Engine, "engine"}, {Way::Cudnn, "cudnn"}, {Way::ImplicitGemm, "igemm"},
-          {Way::ImplicitGemmPipelined, "igemm_pipe"}}) {
-      const bool hand_written = way == Way::ImplicitGemm || way == Way::ImplicitGemmPipelined;
+          {Way::ImplicitGemmPipelined, "igemm_pipe"}, {Way::Pipelined64, "igemm_pipe64"},
+          {Way::Pipelined128, "igemm_pipe128"}}) {
+      const bool hand_written = way != Way::Engine && way != Way::Cudnn;
       if (hand_written && passes[pi] != ConvPass::Forward) continue;
-      for (bool tf32 : {true, false})
+      for (bool tf32 : {true, false}) {
+        if (tile_of(way) != atebm::cuda::PipelinedTile::Auto && !tf32) continue;  // = the teaching FMA rows
         for (int64_t batch : {32, 128})
           for (const ConvShape& s : shapes) {
             const std::string name = std::string(pass_names[pi]) + "/" + way_name + "/" + (tf32 ? "tf32" : "fp32") +
@@ -309,6 +332,7 @@ void register_conv_benchmarks() {
                 ->UseManualTime()
                 ->Unit(benchmark::kMicrosecond);
           }
+      }
     }
 }
 

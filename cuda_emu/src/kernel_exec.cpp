@@ -128,7 +128,11 @@ char* new_stack() {
 
 uint3 thread_index(unsigned linear, dim3 b) { return {linear % b.x, (linear / b.x) % b.y, linear / (b.x * b.y)}; }
 
-std::string describe(uint3 t) { return "(" + std::to_string(t.x) + "," + std::to_string(t.y) + "," + std::to_string(t.z) + ")"; }
+std::string describe(uint3 t) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "(%u,%u,%u)", t.x, t.y, t.z);
+  return buf;
+}
 
 void record_fault(BlockRun& run, const std::string& what) {
   if (run.fault.empty()) run.fault = what;

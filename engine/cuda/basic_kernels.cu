@@ -48,7 +48,8 @@ __global__ void arange_kernel(T* d, int64_t n, double start, double step) {
 // d: n contiguous values; blocks offset, offset+1, ... of key seed.
 __global__ void uniform_f32_kernel(float* d, int64_t n, uint64_t seed, uint64_t offset, float a, float w) {
   const int64_t nblk = (n + 3) / 4;
-  for (int64_t blk = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; blk < nblk; blk += int64_t{gridDim.x} * blockDim.x) {
+  const int64_t step = int64_t{gridDim.x} * blockDim.x;
+  for (int64_t blk = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; blk < nblk; blk += step) {
     const philox::Block r = philox::philox4x32_10(offset + blk, seed);
     for (int j = 0; j < 4 && blk * 4 + j < n; ++j) d[blk * 4 + j] = fmaf(w, philox::u24(r.w[j]), a);
   }
@@ -56,7 +57,8 @@ __global__ void uniform_f32_kernel(float* d, int64_t n, uint64_t seed, uint64_t 
 
 __global__ void uniform_f64_kernel(double* d, int64_t n, uint64_t seed, uint64_t offset, double lo, double w) {
   const int64_t nblk = (n + 1) / 2;
-  for (int64_t blk = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; blk < nblk; blk += int64_t{gridDim.x} * blockDim.x) {
+  const int64_t step = int64_t{gridDim.x} * blockDim.x;
+  for (int64_t blk = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; blk < nblk; blk += step) {
     const philox::Block r = philox::philox4x32_10(offset + blk, seed);
     for (int j = 0; j < 2 && blk * 2 + j < n; ++j) d[blk * 2 + j] = fma(w, philox::u53(r.w[2 * j], r.w[2 * j + 1]), lo);
   }
@@ -67,7 +69,8 @@ constexpr double kTwoPi = 6.283185307179586476925286766559;
 // Box–Muller; logf/cosf/sinf differ from the host libm by a few ulp, hence the test tolerance.
 __global__ void normal_f32_kernel(float* d, int64_t n, uint64_t seed, uint64_t offset, float mean, float std) {
   const int64_t nblk = (n + 3) / 4;
-  for (int64_t blk = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; blk < nblk; blk += int64_t{gridDim.x} * blockDim.x) {
+  const int64_t step = int64_t{gridDim.x} * blockDim.x;
+  for (int64_t blk = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; blk < nblk; blk += step) {
     const philox::Block r = philox::philox4x32_10(offset + blk, seed);
     float v[4];
     for (int p = 0; p < 2; ++p) {
@@ -82,7 +85,8 @@ __global__ void normal_f32_kernel(float* d, int64_t n, uint64_t seed, uint64_t o
 
 __global__ void normal_f64_kernel(double* d, int64_t n, uint64_t seed, uint64_t offset, double mean, double std) {
   const int64_t nblk = (n + 1) / 2;
-  for (int64_t blk = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; blk < nblk; blk += int64_t{gridDim.x} * blockDim.x) {
+  const int64_t step = int64_t{gridDim.x} * blockDim.x;
+  for (int64_t blk = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; blk < nblk; blk += step) {
     const philox::Block r = philox::philox4x32_10(offset + blk, seed);
     const double u1 = 1.0 - philox::u53(r.w[0], r.w[1]), u2 = philox::u53(r.w[2], r.w[3]);
     const double rad = sqrt(-2.0 * log(u1));

@@ -27,9 +27,15 @@ namespace atebm::cuda {
 template <typename T>
 void conv2d_forward_implicit_gemm(const cpu::Conv2dGeometry& geo, const T* x, const T* w, const T* b, T* y);
 
+/// The pipelined kernel's block tile: 128 output positions × 64 channels (4 warps of 64 × 32,
+/// 3 cp.async stages) or × 128 channels (4 warps of 64 × 64, 2 stages). Auto:
+/// pipelined_tile_for(K), a rule of thumb (N128 from 128 channels on) that no GPU has timed yet.
+enum class PipelinedTile { Auto, N64, N128 };
+PipelinedTile pipelined_tile_for(int64_t out_channels);
+
 template <typename T>
-void conv2d_forward_implicit_gemm_pipelined(const cpu::Conv2dGeometry& geo, const T* x, const T* w, const T* b,
-                                            T* y);
+void conv2d_forward_implicit_gemm_pipelined(const cpu::Conv2dGeometry& geo, const T* x, const T* w, const T* b, T* y,
+                                            PipelinedTile tile = PipelinedTile::Auto);
 
 /// How many parts the pipelined kernel splits the reduction into (1: none), for a grid of
 /// `tiles` output tiles, `steps` reduction steps of 16 and a GPU with `sms` multiprocessors.

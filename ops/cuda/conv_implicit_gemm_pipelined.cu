@@ -31,7 +31,12 @@
 //    (a column-major [r × k] matrix, which WMMA loads as it is) so the copies need no transpose.
 // 4. A larger tile per warp: 4 warps of 64 × 32 outputs (4 × 2 fragments) on a 128 × 64 block
 //    tile. Per 8-deep slice a warp loads 6 fragments for 8 MMAs (the teaching kernel: 4 for 4),
-//    so shared-memory traffic per MMA falls by a third.
+//    so shared-memory traffic per MMA falls by a third. For layers with 128 or more output
+//    channels a 128 × 128 tile (warps of 64 × 64: 8 fragments for 16 MMAs) gathers each element
+//    of x once for 128 channels instead of 64, halving the gather work per FLOP, the kernel's
+//    largest cost in instructions; it pays with 64 more accumulator registers per thread and, to
+//    stay within 48 KB of static shared memory, 2 stages instead of 3 (PipelinedTile; which is
+//    faster where is for the GPU benchmarks to say: bench/cuda/bench_conv_cuda.cpp times both).
 // 5. Split-K when the grid cannot fill the GPU. Layer 4 of the CIFAR ResNet at batch 32 has
 //    M = 512 and K = 512: 4 × 8 = 32 blocks for 132 SMs, each with 288 reduction steps. The
 //    reduction is split into Z contiguous ranges of steps (grid.z); block z writes its partial
@@ -61,17 +66,25 @@ using igemm::ConvShape, igemm::GatherRow, igemm::gather_row, igemm::store_y;
 
 // ---- device code ----------------------------------------------------------------------------
 
-constexpr int kBM = 128, kBN = 64, kBK = 16;  // block tile of Y, reduction step
-constexpr int kStages = 3;                    // cp.async pipeline depth
-constexpr int kBlock = 128;                   // 4 warps, each 64 × 32 of the tile
-constexpr int kLdA = kBM + 4;                 // As[r][m]: column-major A (+4: rows stay 16-byte aligned)
-constexpr int kLdB = kBK + 4;                 // Bs[k][r]: column-major B
-constexpr int kLdC = kBM + 4;                 // Cs[k][m]: the finished tile, for coalesced stores
-constexpr int kStageFloats = kBK * kLdA + kBN * kLdB;
-constexpr int kSmemFloats = std::max(kStages * kStageFloats, kBN * kLdC);  // Cs reuses the stages
-static_assert(kSmemFloats * sizeof(float) <= 48 * 1024, "static shared memory is limited to 48 KB");
-// WMMA wants fragment origins 32-byte aligned: every offset below is a multiple of 8 floats.
-static_assert(kStageFloats % 8 == 0 && (kBK * kLdA) % 8 == 0 && (16 * kLdB) % 8 == 0 && (16 * kLdC) % 8 == 0);
+constexpr int kBM = 128, kBK = 16;  // block tile rows (output positions), reduction step
+constexpr int kBlock = 128;         // 4 warps as 2 × 2, each 64 rows of the tile; thread t gathers row t
+constexpr int kLdA = kBM + 4;       // As[r][m]: column-major A (+4: rows stay 16-byte aligned)
+constexpr int kLdB = kBK + 4;       // Bs[k][r]: column-major B
+constexpr int kLdC = kBM + 4;       // Cs[k][m]: 64 columns of the finished tile, for coalesced stores
+constexpr int kOutCols = 64;        // the epilogue writes the tile 64 columns at a time
+
+// The two tile shapes (4. above). kWarpN: columns (output channels) per warp.
+template <int kWarpN>
+struct Tile {
+  static constexpr int kBN = 2 * kWarpN;         // block tile columns
+  static constexpr int kFragsN = kWarpN / 16;    // 16 × 16 fragments per warp along n (4 along m)
+  static constexpr int kStages = kWarpN == 32 ? 3 : 2;  // as many as 48 KB of static shared memory hold
+  static constexpr int kStageFloats = kBK * kLdA + kBN * kLdB;
+  static constexpr int kSmemFloats = std::max(kStages * kStageFloats, kOutCols * kLdC);  // Cs reuses the stages
+  static_assert(kSmemFloats * sizeof(float) <= 48 * 1024, "static shared memory is limited to 48 KB");
+  // WMMA wants fragment origins 32-byte aligned: every offset below is a multiple of 8 floats.
+  static_assert(kStageFloats % 8 == 0 && (kBK * kLdA) % 8 == 0 && (16 * kLdB) % 8 == 0 && (16 * kLdC) % 8 == 0);
+};
 
 // The reduction index a thread gathers next, r = (c·kh + i)·kw + j, advanced one tap at a time.
 struct TapWalker {
@@ -115,7 +128,7 @@ __device__ __forceinline__ void gather_a_async(float* As, const ConvShape& s, co
 
 // Bs[kk][rr] = B[r0 + rr, k0 + kk] = w[k0 + kk, r0 + rr], or 0 past R or K. kVec: float4 copies
 // (R % 4 == 0 and w 16-byte aligned, so a chunk is wholly inside or outside R).
-template <bool kVec>
+template <int kBN, bool kVec>
 __device__ __forceinline__ void load_b_async(float* Bs, const float* w, const ConvShape& s, int r0, int k0, int t) {
   constexpr int kWidth = kVec ? 4 : 1;
   for (int q = t; q < kBN * kBK / kWidth; q += kBlock) {
@@ -132,7 +145,7 @@ __device__ __forceinline__ void load_b_async(float* Bs, const float* w, const Co
 
 // grid = (ceil(M / kBM), ceil(K / kBN), Z), block = kBlock. Block z runs reduction steps
 // [z·steps/Z, (z + 1)·steps/Z). Z = 1: y = Y + b. Z > 1: partial[z][k][m] = its part of Y.
-template <bool kVecB>
+template <int kWarpN, bool kVecB>
 __global__ void __launch_bounds__(kBlock)
     implicit_gemm_pipelined_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                    const float* __restrict__ b, float* __restrict__ y, float* __restrict__ partial,
@@ -142,9 +155,11 @@ __global__ void __launch_bounds__(kBlock)
   using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major>;
   using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major>;
   using FragC = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
-  __shared__ __align__(128) float smem[kSmemFloats];  // kStages × {As, Bs}, then Cs
+  using T = Tile<kWarpN>;
+  constexpr int kBN = T::kBN, kFragsN = T::kFragsN, kStages = T::kStages, kStageFloats = T::kStageFloats;
+  __shared__ __align__(128) float smem[T::kSmemFloats];  // kStages × {As, Bs}, then Cs
   const int t = threadIdx.x, warp = t / 32;
-  const int wm = (warp % 2) * 64, wn = (warp / 2) * 32;  // the warp's 64 × 32 sub-tile
+  const int wm = (warp % 2) * 64, wn = (warp / 2) * kWarpN;  // the warp's 64 × kWarpN sub-tile
   const int64_t m0 = int64_t{blockIdx.x} * kBM;
   const int k0 = static_cast<int>(blockIdx.y) * kBN;
   const int z = static_cast<int>(blockIdx.z), splits = static_cast<int>(gridDim.z);
@@ -157,12 +172,12 @@ __global__ void __launch_bounds__(kBlock)
   auto issue = [&](int q) {
     float* stage = smem + (q % kStages) * kStageFloats;
     gather_a_async(stage, s, row, tap, t);
-    load_b_async<kVecB>(stage + kBK * kLdA, w, s, (first + q) * kBK, k0, t);
+    load_b_async<kBN, kVecB>(stage + kBK * kLdA, w, s, (first + q) * kBK, k0, t);
   };
 
-  FragC acc[4][2];
+  FragC acc[4][kFragsN];
   for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+    for (int j = 0; j < kFragsN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
   for (int q = 0; q < kStages - 1; ++q) {
     if (q < count) issue(q);
     __pipeline_commit();  // a group per step, empty or not, so wait_prior counts steps
@@ -176,33 +191,36 @@ __global__ void __launch_bounds__(kBlock)
     const float* Bs = As + kBK * kLdA;
     for (int kk = 0; kk < kBK; kk += 8) {
       FragA fa[4];
-      FragB fb[2];
+      FragB fb[kFragsN];
       for (int i = 0; i < 4; ++i) {  // A[m, r] at As[r][m]: column-major, ld kLdA
         wmma::load_matrix_sync(fa[i], As + kk * kLdA + wm + 16 * i, kLdA);
         for (int e = 0; e < fa[i].num_elements; ++e) fa[i].x[e] = wmma::__float_to_tf32(fa[i].x[e]);
       }
-      for (int j = 0; j < 2; ++j) {  // B[r, k] at Bs[k][r]: column-major, ld kLdB
+      for (int j = 0; j < kFragsN; ++j) {  // B[r, k] at Bs[k][r]: column-major, ld kLdB
         wmma::load_matrix_sync(fb[j], Bs + (wn + 16 * j) * kLdB + kk, kLdB);
         for (int e = 0; e < fb[j].num_elements; ++e) fb[j].x[e] = wmma::__float_to_tf32(fb[j].x[e]);
       }
       for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        for (int j = 0; j < kFragsN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
     }
   }
   __pipeline_wait_prior(0);  // only empty groups are left; drain them anyway
-  __syncthreads();           // every warp is done with the stages: Cs may overwrite them
-  float* Cs = smem;          // Y[m, k] at Cs[k][m]
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 2; ++j)
-      wmma::store_matrix_sync(Cs + (wn + 16 * j) * kLdC + wm + 16 * i, acc[i][j], kLdC, wmma::mem_col_major);
-  __syncthreads();
-  for (int e = t; e < kBM * kBN; e += kBlock) {  // consecutive threads: consecutive m (coalesced)
-    const int mm = e % kBM, kk = e / kBM;
-    const float v = Cs[kk * kLdC + mm];
-    if (partial == nullptr) {
-      store_y(y, b, s, m0 + mm, k0 + kk, v);
-    } else if (m0 + mm < s.M && k0 + kk < s.K) {
-      partial[(int64_t{z} * s.K + k0 + kk) * s.M + m0 + mm] = v;
+  float* Cs = smem;          // Y[m, k0 + h + kk] at Cs[kk][m], one 64-column half h at a time
+  for (int h = 0; h < kBN; h += kOutCols) {
+    __syncthreads();  // every warp is done with the stages (or with the previous half)
+    if (wn / kOutCols == h / kOutCols)
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < kFragsN; ++j)
+          wmma::store_matrix_sync(Cs + (wn - h + 16 * j) * kLdC + wm + 16 * i, acc[i][j], kLdC, wmma::mem_col_major);
+    __syncthreads();
+    for (int e = t; e < kBM * kOutCols; e += kBlock) {  // consecutive threads: consecutive m (coalesced)
+      const int mm = e % kBM, kk = e / kBM, k = k0 + h + kk;
+      const float v = Cs[kk * kLdC + mm];
+      if (partial == nullptr) {
+        store_y(y, b, s, m0 + mm, k, v);
+      } else if (m0 + mm < s.M && k < s.K) {
+        partial[(int64_t{z} * s.K + k) * s.M + m0 + mm] = v;
+      }
     }
   }
 #else
@@ -227,16 +245,52 @@ __global__ void sum_splits_kernel(const float* __restrict__ partial, const float
 // ---- host code ------------------------------------------------------------------------------
 
 int implicit_gemm_split_count(int64_t tiles, int64_t steps, int sms) {
-  // A block holds 40 KB of shared memory and 128 threads, so 3 to 5 fit on an SM: aim at about
-  // 3 per SM, with every split at least 8 steps (128 of R) long and at most 16 splits.
+  // A block holds 37–40 KB of shared memory and 128 threads, so 2 to 5 fit on an SM (registers
+  // decide): aim at about 3 per SM, every split at least 8 steps (128 of R) long, at most 16.
   if (tiles >= 2 * int64_t{sms}) return 1;
   const int64_t wanted = (3 * int64_t{sms} + tiles - 1) / tiles;
   return static_cast<int>(std::max<int64_t>(1, std::min({wanted, steps / 8, int64_t{16}})));
 }
 
+namespace {
+
+// Runs the pipelined kernel with tile Tile<kWarpN> (and, for a split, the sum of the splits).
+template <int kWarpN>
+void launch_pipelined(const ConvShape& s, const float* x, const float* w, const float* b, float* y) {
+  dim3 grid = igemm::tile_grid(s, kBM, Tile<kWarpN>::kBN);
+  int device = 0, sms = 0;
+  ATEBM_CUDA_CHECK(cudaGetDevice(&device));
+  ATEBM_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  const int steps = (s.R + kBK - 1) / kBK;
+  const int splits = implicit_gemm_split_count(int64_t{grid.x} * grid.y, steps, sms);
+  Tensor workspace;  // freed at return: the caching allocator reuses it only in stream order
+  if (splits > 1)
+    workspace = empty({splits * int64_t{s.K} * s.M}, {.dtype = DType::Float32, .device = Device::cuda(device)});
+  float* partial = splits > 1 ? workspace.data<float>() : nullptr;
+  grid.z = static_cast<unsigned>(splits);
+  if (s.R % 4 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0)
+    ATEBM_LAUNCH(grid, kBlock, 0, current_stream(), implicit_gemm_pipelined_kernel<kWarpN, true>)
+        (x, w, b, y, partial, s, steps);
+  else
+    ATEBM_LAUNCH(grid, kBlock, 0, current_stream(), implicit_gemm_pipelined_kernel<kWarpN, false>)
+        (x, w, b, y, partial, s, steps);
+  ATEBM_CUDA_CHECK_LAUNCH();
+  if (splits > 1) {
+    ATEBM_LAUNCH(grid_for(int64_t{s.K} * s.M), kThreads, 0, current_stream(), sum_splits_kernel)
+        (partial, b, y, s, splits);
+    ATEBM_CUDA_CHECK_LAUNCH();
+  }
+}
+
+}  // namespace
+
+PipelinedTile pipelined_tile_for(int64_t out_channels) {
+  return out_channels >= 128 ? PipelinedTile::N128 : PipelinedTile::N64;
+}
+
 template <typename T>
-void conv2d_forward_implicit_gemm_pipelined(const cpu::Conv2dGeometry& geo, const T* x, const T* w, const T* b,
-                                            T* y) {
+void conv2d_forward_implicit_gemm_pipelined(const cpu::Conv2dGeometry& geo, const T* x, const T* w, const T* b, T* y,
+                                            PipelinedTile tile) {
   if constexpr (!std::is_same_v<T, float>) {
     conv2d_forward_implicit_gemm<T>(geo, x, w, b, y);  // float64: the teaching kernel's FMA path
   } else {
@@ -246,35 +300,17 @@ void conv2d_forward_implicit_gemm_pipelined(const cpu::Conv2dGeometry& geo, cons
     }
     const ConvShape s = igemm::make_shape(geo);
     if (s.M == 0) return;
-    dim3 grid = igemm::tile_grid(s, kBM, kBN);
-    int device = 0, sms = 0;
-    ATEBM_CUDA_CHECK(cudaGetDevice(&device));
-    ATEBM_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    const int steps = (s.R + kBK - 1) / kBK;
-    const int splits = implicit_gemm_split_count(int64_t{grid.x} * grid.y, steps, sms);
-    Tensor workspace;  // freed at return: the caching allocator reuses it only in stream order
-    if (splits > 1)
-      workspace = empty({splits * int64_t{s.K} * s.M}, {.dtype = DType::Float32, .device = Device::cuda(device)});
-    float* partial = splits > 1 ? workspace.data<float>() : nullptr;
-    grid.z = static_cast<unsigned>(splits);
-    if (s.R % 4 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0)
-      ATEBM_LAUNCH(grid, kBlock, 0, current_stream(), implicit_gemm_pipelined_kernel<true>)
-          (x, w, b, y, partial, s, steps);
+    if (tile == PipelinedTile::Auto) tile = pipelined_tile_for(s.K);
+    if (tile == PipelinedTile::N128)
+      launch_pipelined<64>(s, x, w, b, y);
     else
-      ATEBM_LAUNCH(grid, kBlock, 0, current_stream(), implicit_gemm_pipelined_kernel<false>)
-          (x, w, b, y, partial, s, steps);
-    ATEBM_CUDA_CHECK_LAUNCH();
-    if (splits > 1) {
-      ATEBM_LAUNCH(grid_for(int64_t{s.K} * s.M), kThreads, 0, current_stream(), sum_splits_kernel)
-          (partial, b, y, s, splits);
-      ATEBM_CUDA_CHECK_LAUNCH();
-    }
+      launch_pipelined<32>(s, x, w, b, y);
   }
 }
 
 template void conv2d_forward_implicit_gemm_pipelined<float>(const cpu::Conv2dGeometry&, const float*, const float*,
-                                                            const float*, float*);
+                                                            const float*, float*, PipelinedTile);
 template void conv2d_forward_implicit_gemm_pipelined<double>(const cpu::Conv2dGeometry&, const double*,
-                                                             const double*, const double*, double*);
+                                                             const double*, const double*, double*, PipelinedTile);
 
 }  // namespace atebm::cuda

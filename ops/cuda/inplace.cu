@@ -124,7 +124,8 @@ __global__ void adam_kernel(AdamConsts<T> c, int64_t n, T* p, const T* g, T* m, 
   const int64_t step = int64_t{gridDim.x} * blockDim.x;
   const int64_t nvec = n / V;
   for (int64_t i = first; i < nvec; i += step) {
-    P pp = reinterpret_cast<const P*>(p)[i], mm = reinterpret_cast<const P*>(m)[i], vv = reinterpret_cast<const P*>(v)[i];
+    P pp = reinterpret_cast<const P*>(p)[i], mm = reinterpret_cast<const P*>(m)[i];
+    P vv = reinterpret_cast<const P*>(v)[i];
     const P gg = reinterpret_cast<const P*>(g)[i];
 #pragma unroll
     for (int k = 0; k < V; ++k) kernels::adam_element(c, pp.v[k], gg.v[k], mm.v[k], vv.v[k]);

@@ -60,9 +60,9 @@ const std::vector<ConvCase>& conv_cases() {
       {"shortcut_1x1_s2", 3, 40, 9, 9, 64, 1, 1, {.stride = {2, 2}}, true},
       // The stem: C = 3 (R = 27), M = 2048: 16 tiles along M.
       {"stem", 2, 3, 32, 32, 8, 3, 3, {.padding = {1, 1}}, true},
-      // R = 576 (36 reduction steps), K = 128 (two full tiles), M = 200: 4 tiles, so the pipelined
-      // kernel splits the reduction in 4 (SplitCount below).
-      {"deep_reduction", 2, 64, 10, 10, 128, 3, 3, {.padding = {1, 1}}, false},
+      // R = 432 (27 reduction steps), K = 128 (two full 64-wide tiles, one 128-wide), M = 162: the
+      // pipelined kernel splits the reduction in 3 (SplitCount below).
+      {"deep_reduction", 2, 48, 9, 9, 128, 3, 3, {.padding = {1, 1}}, false},
       // R = 450 (29 steps, the last partial), K = 40, M = 25, stride 2: 3 uneven splits (9, 10, 10).
       {"split_uneven", 1, 50, 9, 9, 40, 3, 3, {.stride = {2, 2}, .padding = {1, 1}}, true},
   };
@@ -77,6 +77,7 @@ struct Param {
   size_t case_index;
   ConvAlgo algo;
   Path path;
+  cuda::PipelinedTile tile = cuda::PipelinedTile::Auto;  // not Auto: the pipelined kernel called directly
 };
 
 const char* algo_name(ConvAlgo a) {
@@ -155,16 +156,32 @@ TEST_P(ImplicitGemmConv, MatchesTheCpuWithinTheRoundingBound) {
   const Tensor exact = conv2d(as_f64(in.x), as_f64(in.w), as_f64(in.b), c.p);
   const Tensor bound = conv2d(abs_of(as_f64(in.x)), abs_of(as_f64(in.w)), abs_of(as_f64(in.b)), c.p);
 
+  // conv2d through the algorithm the mode selects, or the pipelined kernel with a forced tile.
+  auto run = [&](const Tensor& x, const Tensor& w, const Tensor& b) {
+    if (prm.tile == cuda::PipelinedTile::Auto) return conv2d(x, w, b, c.p);
+#ifndef ATEBM_WITH_CUDA
+    return Tensor();  // not reached: every test skips without the CUDA backend
+#else
+    const cpu::Conv2dGeometry geo{.n = c.n, .c_in = c.c, .h = c.h, .w = c.w, .c_out = c.k, .kh = c.kh, .kw = c.kw,
+                                  .stride_h = c.p.stride[0], .stride_w = c.p.stride[1], .pad_h = c.p.padding[0],
+                                  .pad_w = c.p.padding[1], .dil_h = c.p.dilation[0], .dil_w = c.p.dilation[1]};
+    Tensor y = empty(exact.shape(), {.dtype = DType::Float32, .device = Device::cuda()});
+    cuda::conv2d_forward_implicit_gemm_pipelined<float>(geo, x.data<float>(), w.data<float>(),
+                                                        b.defined() ? b.data<float>() : nullptr, y.data<float>(),
+                                                        prm.tile);
+    return y;
+#endif
+  };
   Tensor y, again, fp32;
   {
     const ModeGuard mode(prm.algo, prm.path == Path::Tf32);
     const Device gpu = Device::cuda();
     const Tensor x = on(in.x, gpu), w = on(in.w, gpu), b = on(in.b, gpu);
-    y = conv2d(x, w, b, c.p);
-    again = conv2d(x, w, b, c.p);
+    y = run(x, w, b);
+    again = run(x, w, b);
     if (prm.path == Path::Tf32) {
       set_allow_tf32(false);
-      fp32 = conv2d(x, w, b, c.p);
+      fp32 = run(x, w, b);
     }
   }
   ASSERT_EQ(y.device(), Device::cuda());
@@ -205,17 +222,23 @@ TEST_P(ImplicitGemmConv, MatchesTheCpuWithinTheRoundingBound) {
   }
 }
 
+// Every case: both kernels through conv2d on the three paths, and the pipelined kernel's two
+// tiles forced (its TF32 path; on the others it runs the teaching kernel).
 std::vector<Param> all_params() {
   std::vector<Param> out;
-  for (size_t i = 0; i < conv_cases().size(); ++i)
+  for (size_t i = 0; i < conv_cases().size(); ++i) {
     for (ConvAlgo a : {ConvAlgo::ImplicitGemm, ConvAlgo::ImplicitGemmPipelined})
       for (Path p : {Path::Float64, Path::Float32, Path::Tf32}) out.push_back({i, a, p});
+    for (cuda::PipelinedTile t : {cuda::PipelinedTile::N64, cuda::PipelinedTile::N128})
+      out.push_back({i, ConvAlgo::ImplicitGemmPipelined, Path::Tf32, t});
+  }
   return out;
 }
 
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
   const Param& p = info.param;
-  return std::string(algo_name(p.algo)) + "_" + conv_cases().at(p.case_index).name + "_" + path_name(p.path);
+  const char* tile = p.tile == cuda::PipelinedTile::N64 ? "_n64" : p.tile == cuda::PipelinedTile::N128 ? "_n128" : "";
+  return std::string(algo_name(p.algo)) + "_" + conv_cases().at(p.case_index).name + "_" + path_name(p.path) + tile;
 }
 
 INSTANTIATE_TEST_SUITE_P(Cuda, ImplicitGemmConv, ::testing::ValuesIn(all_params()), param_name);
@@ -225,8 +248,9 @@ INSTANTIATE_TEST_SUITE_P(Cuda, ImplicitGemmConv, ::testing::ValuesIn(all_params(
 // the CIFAR ResNet's layer 4 at batch 32 (M = 512, K = 512, R = 4608: 32 tiles, 288 steps).
 TEST(ImplicitGemmSplitCount, SplitsOnlyGridsTooSmallForTheGpu) {
   EXPECT_EQ(cuda::implicit_gemm_split_count(1, 9, 132), 1) << "resnet3x3: 9 steps, too short to split";
-  EXPECT_EQ(cuda::implicit_gemm_split_count(4, 36, 132), 4) << "deep_reduction: at least 8 steps a split";
-  EXPECT_EQ(cuda::implicit_gemm_split_count(1, 29, 132), 3) << "split_uneven";
+  EXPECT_EQ(cuda::implicit_gemm_split_count(4, 27, 132), 3) << "deep_reduction: at least 8 steps a split";
+  EXPECT_EQ(cuda::implicit_gemm_split_count(2, 27, 132), 3) << "deep_reduction, 128-wide tile";
+  EXPECT_EQ(cuda::implicit_gemm_split_count(1, 29, 132), 3) << "split_uneven (either tile)";
   EXPECT_EQ(cuda::implicit_gemm_split_count(32, 288, 132), 13) << "layer 4: ~3 blocks per SM";
   EXPECT_EQ(cuda::implicit_gemm_split_count(1, 10000, 132), 16) << "at most 16";
   EXPECT_EQ(cuda::implicit_gemm_split_count(264, 288, 132), 1) << "two blocks per SM: no split";

@@ -95,7 +95,7 @@ TEST(TrainCli, KilledAndResumedRunEqualsAnUninterruptedOne) {
     ::kill(pid, SIGKILL);
     const int code = wait_exit(pid);
     // 128 + 9: killed; 0: it had already finished (then the rest of the loop only resumes a done run).
-    kills += " " + std::to_string(delay_ms) + "ms→" + std::to_string(code);
+    kills.append(" ").append(std::to_string(delay_ms)).append("ms→").append(std::to_string(code));
     ASSERT_TRUE(code == 128 + SIGKILL || code == 0) << kills << "\n" << read_text(log);
   }
   ASSERT_EQ(run({"train", "--resume", "--out", part}, log), 0) << read_text(log);
