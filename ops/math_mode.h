@@ -25,7 +25,10 @@
 //   teaching kernel's FMA tiles).
 //
 // Both are atomics: set them from any thread, but a change in the middle of another thread's
-// op may or may not apply to that op.
+// op may or may not apply to that op. MathModeScope sets both for a scope (a training run, a
+// benchmark, a test) and restores the previous values when it ends.
+#include <string_view>
+
 namespace atebm {
 
 void set_allow_tf32(bool allow);
@@ -34,5 +37,22 @@ bool allow_tf32();
 enum class ConvAlgo { Cudnn, ImplicitGemm, ImplicitGemmPipelined };
 void set_conv_algo(ConvAlgo algo);
 ConvAlgo conv_algo();
+
+/// "cudnn", "implicit_gemm", "implicit_gemm_pipelined" (the names configs use) and back; an
+/// unknown name throws an Error that lists the known ones.
+ConvAlgo conv_algo_from_name(std::string_view name);
+const char* conv_algo_name(ConvAlgo algo);
+
+class MathModeScope {
+ public:
+  MathModeScope(bool tf32, ConvAlgo algo);
+  ~MathModeScope();
+  MathModeScope(const MathModeScope&) = delete;
+  MathModeScope& operator=(const MathModeScope&) = delete;
+
+ private:
+  bool tf32_;
+  ConvAlgo algo_;
+};
 
 }  // namespace atebm

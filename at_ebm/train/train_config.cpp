@@ -9,6 +9,7 @@
 #include "engine/error.h"
 #include "nn/models/model_config.h"
 #include "nn/optim/lr_schedule.h"
+#include "ops/math_mode.h"
 
 namespace atebm::at_ebm {
 namespace {
@@ -79,6 +80,8 @@ void visit_fields(Config& c, Visitor& v) {
     s.field("threads", c.train.threads);
     s.field("device", c.train.device);
     s.field("cuda_graph", c.train.cuda_graph);
+    s.field("tf32", c.train.tf32);
+    s.field("conv_algo", c.train.conv_algo);
     s.field("overlap_allreduce", c.train.overlap_allreduce);
     s.field("checkpoint_every", c.train.checkpoint_every);
     s.field("log_every", c.train.log_every);
@@ -270,6 +273,11 @@ void validate(const TrainConfig& c) {
     } catch (const Error&) {
       check(false, "train.device", "\"cpu\", \"cuda\" or \"cuda:N\"", c.train.device);
     }
+  }
+  try {
+    (void)conv_algo_from_name(c.train.conv_algo);
+  } catch (const Error&) {
+    check(false, "train.conv_algo", "\"cudnn\", \"implicit_gemm\" or \"implicit_gemm_pipelined\"", c.train.conv_algo);
   }
   check(c.train.checkpoint_every > 0, "train.checkpoint_every", "a positive integer", c.train.checkpoint_every);
   check(c.train.log_every > 0, "train.log_every", "a positive integer", c.train.log_every);

@@ -15,7 +15,8 @@
 //    "optim":  {"name": "adam"|"sgd", "lr": ..., "beta1", "beta2", "eps", "momentum", "nesterov",
 //               "weight_decay", "schedule": "constant"},
 //    "train":  {"max_iters": 0, "max_seconds": 0, "seed": 0, "threads": 0, "device": "cpu", "cuda_graph": true,
-//               "overlap_allreduce": true, "checkpoint_every": 500, "log_every": 50, "sample_at_end": true},
+//               "tf32": true, "conv_algo": "cudnn", "overlap_allreduce": true, "checkpoint_every": 500,
+//               "log_every": 50, "sample_at_end": true},
 //    "sample": {"steps": 32, "step_size": 0.2, "n": 64, "batch_size": 64, "seed": 0, "p0": null}}
 //
 // Radii accept a number or "inf" (JSON has no infinity). max_iters = 0 and max_seconds = 0 mean
@@ -77,6 +78,9 @@ struct RunConfig {
   int64_t threads = 0;       // 0: the engine's default (OMP_NUM_THREADS or all cores)
   std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"; under MPI, "cuda" is cuda:LOCAL_RANK
   bool cuda_graph = true;      // on CUDA, replay the PGD loops from a captured graph (pgd_graph.h)
+  bool tf32 = true;            // on CUDA, float32 matmuls and convs may use TF32 tensor cores (ops/math_mode.h)
+  std::string conv_algo = "cudnn";  // conv2d forward on CUDA: "cudnn", "implicit_gemm" or
+                                    // "implicit_gemm_pipelined" (the hand-written kernels, ops/math_mode.h)
   bool overlap_allreduce = true;  // several ranks: all-reduce gradients during backward (grad_sync.h)
   int64_t checkpoint_every = 500;
   int64_t log_every = 50;    // plain progress lines when stderr is not a terminal

@@ -30,6 +30,7 @@
 #include "nn/optim/adam.h"
 #include "nn/optim/lr_schedule.h"
 #include "nn/optim/sgd.h"
+#include "ops/math_mode.h"
 #include "ops/ops.h"
 
 namespace atebm::at_ebm {
@@ -147,6 +148,7 @@ struct Trainer::Impl {
   std::shared_ptr<nn::Communicator> comm;
   int rank = 0, world = 1;
   Device device;
+  MathModeScope math_mode;  // train.tf32 and train.conv_algo, for as long as the trainer lives
   std::shared_ptr<nn::Module> model;
   nn::NamedTensors params;
   std::unique_ptr<nn::Optimizer> optimizer;
@@ -171,6 +173,7 @@ struct Trainer::Impl {
         rank(comm->rank()),
         world(comm->size()),
         device(training_device(cfg.train.device, *comm)),
+        math_mode(cfg.train.tf32, conv_algo_from_name(cfg.train.conv_algo)),
         gen(rank_seed(cfg.train.seed, rank)) {
     if (cfg.train.threads > 0) set_num_threads(static_cast<int>(cfg.train.threads));
     // This process's GPU becomes current before any CUDA tensor exists: the allocator, cuBLAS,

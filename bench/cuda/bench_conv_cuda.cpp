@@ -205,28 +205,9 @@ class DirectConv {
   Tensor workspace_;
 };
 
-// Restores the process-wide math switches when a benchmark ends (or throws).
-class MathModeGuard {
- public:
-  MathModeGuard(bool tf32, atebm::ConvAlgo algo) : tf32_(atebm::allow_tf32()), algo_(atebm::conv_algo()) {
-    atebm::set_allow_tf32(tf32);
-    atebm::set_conv_algo(algo);
-  }
-  ~MathModeGuard() {
-    atebm::set_allow_tf32(tf32_);
-    atebm::set_conv_algo(algo_);
-  }
-  MathModeGuard(const MathModeGuard&) = delete;
-  MathModeGuard& operator=(const MathModeGuard&) = delete;
-
- private:
-  bool tf32_;
-  atebm::ConvAlgo algo_;
-};
-
 void BM_conv_cuda(benchmark::State& state, ConvShape s, int64_t batch, bool tf32, ConvPass pass, Way way) {
   atebm::bench::report_errors(state, [&] {
-    const MathModeGuard mode(tf32, atebm::ConvAlgo::Cudnn);
+    const atebm::MathModeScope mode(tf32, atebm::ConvAlgo::Cudnn);  // restored when the benchmark ends
     const int64_t pad = s.k / 2;
     const atebm::Conv2dParams p{.stride = {s.stride, s.stride}, .padding = {pad, pad}};
     const atebm::cpu::Conv2dGeometry geo{.n = batch,

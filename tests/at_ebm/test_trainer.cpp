@@ -16,6 +16,7 @@
 #include "at_ebm/train/trainer.h"
 #include "engine/error.h"
 #include "nn/io/safetensors.h"
+#include "ops/math_mode.h"
 
 using namespace atebm;
 using namespace atebm::at_ebm;
@@ -119,6 +120,49 @@ TEST(TrainConfig, RejectsUnknownAndInvalidFieldsByName) {
   EXPECT_TRUE(std::isinf(train_config_from_json(c).attack.eps));
   c["attack"]["eps"] = "big";
   EXPECT_THROW(train_config_from_json(c), Error);
+}
+
+TEST(TrainConfig, CudaMathSwitchesAreCheckedByName) {
+  json c = tiny_config();
+  const TrainConfig defaults = train_config_from_json(c);
+  EXPECT_TRUE(defaults.train.tf32);
+  EXPECT_EQ(defaults.train.conv_algo, "cudnn");
+  apply_override(c, "train.tf32=false");
+  apply_override(c, "train.conv_algo=implicit_gemm_pipelined");
+  const TrainConfig t = train_config_from_json(c);
+  EXPECT_FALSE(t.train.tf32);
+  EXPECT_EQ(t.train.conv_algo, "implicit_gemm_pipelined");
+  c["train"]["conv_algo"] = "winograd";
+  try {
+    train_config_from_json(c);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("train.conv_algo"), std::string::npos) << what;
+    EXPECT_NE(what.find("implicit_gemm_pipelined"), std::string::npos) << what;
+    EXPECT_NE(what.find("winograd"), std::string::npos) << what;
+  }
+  c["train"]["conv_algo"] = "cudnn";
+  c["train"]["tf32"] = "yes";
+  EXPECT_THROW(train_config_from_json(c), Error);
+}
+
+// The switches are process-wide: a trainer sets them for its lifetime and restores them after.
+TEST(Trainer, SetsTheCudaMathSwitchesWhileItLives) {
+  ASSERT_TRUE(allow_tf32());
+  ASSERT_EQ(conv_algo(), ConvAlgo::Cudnn);
+  json c = tiny_config();
+  c["train"]["tf32"] = false;
+  c["train"]["conv_algo"] = "implicit_gemm";
+  const std::string dir = temp_dir("math_mode");
+  {
+    Trainer t(train_config_from_json(c), dir, false, {.progress = false});
+    EXPECT_FALSE(allow_tf32());
+    EXPECT_EQ(conv_algo(), ConvAlgo::ImplicitGemm);
+  }
+  EXPECT_TRUE(allow_tf32());
+  EXPECT_EQ(conv_algo(), ConvAlgo::Cudnn);
+  fs::remove_all(dir);
 }
 
 TEST(TrainConfig, OverridesReachNestedFieldsAndRoundTrip) {

@@ -92,25 +92,6 @@ const char* algo_name(ConvAlgo a) {
   return "Cudnn";
 }
 
-// Sets the conv algorithm and TF32 switch for one test, and restores the library defaults.
-class ModeGuard {
- public:
-  ModeGuard(ConvAlgo algo, bool tf32) : algo_(conv_algo()), tf32_(allow_tf32()) {
-    set_conv_algo(algo);
-    set_allow_tf32(tf32);
-  }
-  ~ModeGuard() {
-    set_conv_algo(algo_);
-    set_allow_tf32(tf32_);
-  }
-  ModeGuard(const ModeGuard&) = delete;
-  ModeGuard& operator=(const ModeGuard&) = delete;
-
- private:
-  ConvAlgo algo_;
-  bool tf32_;
-};
-
 struct Inputs {
   Tensor x, w, b;  // on the CPU, in the path's dtype (b undefined when the case has none)
 };
@@ -174,7 +155,7 @@ TEST_P(ImplicitGemmConv, MatchesTheCpuWithinTheRoundingBound) {
   };
   Tensor y, again, fp32;
   {
-    const ModeGuard mode(prm.algo, prm.path == Path::Tf32);
+    const MathModeScope mode(prm.path == Path::Tf32, prm.algo);
     const Device gpu = Device::cuda();
     const Tensor x = on(in.x, gpu), w = on(in.w, gpu), b = on(in.b, gpu);
     y = run(x, w, b);
@@ -280,7 +261,7 @@ TEST(ImplicitGemmConvAutograd, GradientsAndDoubleBackwardMatchTheCpu) {
   const Tensors want = run(Device::cpu());
   Tensors got;
   {
-    const ModeGuard mode(ConvAlgo::ImplicitGemm, false);
+    const MathModeScope mode(false, ConvAlgo::ImplicitGemm);
     got = run(Device::cuda());
   }
   ASSERT_EQ(got.size(), want.size());
