@@ -80,18 +80,6 @@ struct Param {
   cuda::PipelinedTile tile = cuda::PipelinedTile::Auto;  // not Auto: the pipelined kernel called directly
 };
 
-const char* algo_name(ConvAlgo a) {
-  switch (a) {
-    case ConvAlgo::ImplicitGemm:
-      return "ImplicitGemm";
-    case ConvAlgo::ImplicitGemmPipelined:
-      return "Pipelined";
-    case ConvAlgo::Cudnn:
-      break;
-  }
-  return "Cudnn";
-}
-
 struct Inputs {
   Tensor x, w, b;  // on the CPU, in the path's dtype (b undefined when the case has none)
 };
@@ -219,7 +207,7 @@ std::vector<Param> all_params() {
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
   const Param& p = info.param;
   const char* tile = p.tile == cuda::PipelinedTile::N64 ? "_n64" : p.tile == cuda::PipelinedTile::N128 ? "_n128" : "";
-  return std::string(algo_name(p.algo)) + "_" + conv_cases().at(p.case_index).name + "_" + path_name(p.path) + tile;
+  return std::string(conv_algo_name(p.algo)) + "_" + conv_cases().at(p.case_index).name + "_" + path_name(p.path) + tile;
 }
 
 INSTANTIATE_TEST_SUITE_P(Cuda, ImplicitGemmConv, ::testing::ValuesIn(all_params()), param_name);
