@@ -17,12 +17,13 @@
 //                 multiply step s                               (steps s + 1, s + 2 in flight)
 //    The one barrier per step does both jobs: every thread's copies of step s are visible to
 //    all, and every warp has finished multiplying step s − 1, so its buffer may be refilled.
-//    (Issuing before the barrier would overwrite a tile a slow warp is still reading; the
-//    emulator's eager mode, CUDA_EMU_CP_ASYNC=eager, makes such a bug show.)
+//    (Issuing before the barrier would overwrite a tile a slow warp is still reading; on the
+//    emulated GPU, CUDA_EMU_SCHEDULE=warp with CUDA_EMU_CP_ASYNC=eager makes such a bug show.)
 // 2. No division per gathered element. A = x gathered at r = (c, i, j): the teaching kernel
 //    divides r by kh·kw and kw for each of its 8 elements per step. Here every thread walks r in
 //    the same order, one tap at a time (TapWalker: j + 1, carrying into i and c), so a gathered
-//    element costs two compares and an address; the branch is the same for the whole warp.
+//    element costs its bounds compares and an address; the carry branch is the same for the
+//    whole warp.
 //    Thread t owns output position m0 + t and gathers all 16 taps of a step: a warp reads 32
 //    neighbouring ow, i.e. consecutive addresses of x (4-byte copies, as a tap shifts the window
 //    by one element and breaks 16-byte alignment).
