@@ -1,5 +1,5 @@
 // cuda_emu's kernel executor: a grid's blocks one after the other, each block's threads as
-// fibers (ucontext) on the calling OS thread.
+// fibers on the calling OS thread (a register-saving stack switch on x86-64, ucontext elsewhere).
 //
 // A fiber runs until it finishes or reaches a barrier (__syncthreads, a warp collective); the
 // scheduler then resumes the next one. When every thread of the block waits at __syncthreads,
@@ -9,8 +9,8 @@
 //
 // Speed: the first block a kernel (instantiation) ever runs uses fibers; if none of its threads
 // reached a barrier, every later block of that kernel calls its threads one after the other as
-// plain functions, without context switches (atebm_tests_cuda: 1.5 s, 5.2 s with fibers
-// throughout). Should such a kernel reach a barrier after all (a path its first block never
+// plain functions, without context switches (atebm_tests_cuda, 392 tests at -O1: 2.9 s, 3.2 s
+// with fibers throughout). Should such a kernel reach a barrier after all (a path its first block never
 // took), that is reported as a fault naming CUDA_EMU_FIBERS=1, which runs every block with fibers.
 //
 // Order: blocks run in increasing index and, between barriers, threads too; CUDA_EMU_ORDER=reverse
@@ -25,11 +25,14 @@
 // generation), so a lane that is one collective ahead never overwrites what a slower lane still
 // reads; it cannot get two ahead, because the next collective waits for everyone.
 #include <sys/mman.h>
-#include <ucontext.h>
 #include <unistd.h>
+#if !defined(__x86_64__)
+#include <ucontext.h>
+#endif
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -43,6 +46,7 @@
 #include "internal.h"
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define CUDA_EMU_START_SWITCH(save, bottom, size) __sanitizer_start_switch_fiber(save, bottom, size)
 #define CUDA_EMU_FINISH_SWITCH(save, bottom, size) __sanitizer_finish_switch_fiber(save, bottom, size)
@@ -62,8 +66,90 @@ struct DirectModeBarrier {};
 
 enum class FiberState { ready, at_syncthreads, at_warp, done };
 
+// ---- switching stacks ------------------------------------------------------------------------
+// A fiber's saved context. On x86-64 a switch pushes the callee-saved registers and the SSE/x87
+// control words on the old stack, stores its stack pointer, loads the other one and pops them:
+// about twenty instructions, where glibc's swapcontext also makes a system call (the signal
+// mask) per switch, which was most of the emulator's run time. Elsewhere: ucontext.
+#if defined(__x86_64__)
+extern "C" void cuda_emu_switch_stack(void** save_sp, void* load_sp);
+asm(R"(
+  .pushsection .text
+  .globl cuda_emu_switch_stack
+  .type cuda_emu_switch_stack, @function
+cuda_emu_switch_stack:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $8, %rsp
+  stmxcsr (%rsp)
+  fnstcw 4(%rsp)
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  ldmxcsr (%rsp)
+  fldcw 4(%rsp)
+  addq $8, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size cuda_emu_switch_stack, .-cuda_emu_switch_stack
+  .popsection
+)");
+
+struct Context {
+  void* sp = nullptr;
+};
+
+// A context that starts `entry` (which must never return) on the stack [stack, stack + size).
+// The stack is laid out as cuda_emu_switch_stack leaves one: control words, six registers
+// (zero), then `entry` as the return address; the word above it keeps the 16-byte alignment
+// a called function expects.
+void make_context(Context& c, char* stack, size_t size, void (*entry)()) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The previous fiber on this stack never returned from fiber_main: clear its frames' poison.
+  ASAN_UNPOISON_MEMORY_REGION(stack, size);
+#endif
+  auto* top = reinterpret_cast<uint64_t*>((reinterpret_cast<uintptr_t>(stack) + size) & ~uintptr_t{15});
+  uint64_t* sp = top - 9;
+  uint32_t mxcsr = 0;
+  uint16_t fpcw = 0;
+  asm volatile("stmxcsr %0" : "=m"(mxcsr));
+  asm volatile("fnstcw %0" : "=m"(fpcw));
+  sp[0] = mxcsr | (uint64_t{fpcw} << 32);
+  for (int k = 1; k <= 6; ++k) sp[k] = 0;  // r15, r14, r13, r12, rbx, rbp
+  sp[7] = reinterpret_cast<uint64_t>(entry);
+  sp[8] = 0;
+  c.sp = sp;
+}
+
+void switch_context(Context& from, const Context& to) { cuda_emu_switch_stack(&from.sp, to.sp); }
+#else
+struct Context {
+  ucontext_t uc{};
+};
+
+// Not inlined: getcontext "returns twice" for GCC, which would then warn about the caller's
+// locals (it never does return twice here: makecontext sends the context to `entry`).
+[[gnu::noinline]] void make_context(Context& c, char* stack, size_t size, void (*entry)()) {
+  getcontext(&c.uc);
+  c.uc.uc_stack.ss_sp = stack;
+  c.uc.uc_stack.ss_size = size;
+  c.uc.uc_link = nullptr;  // entry never returns
+  makecontext(&c.uc, entry, 0);
+}
+
+void switch_context(Context& from, const Context& to) { swapcontext(&from.uc, &to.uc); }
+#endif
+
 struct Fiber {
-  ucontext_t ctx{};
+  Context ctx;
   char* stack = nullptr;  // kStackBytes plus a guard page below
   FiberState state = FiberState::ready;
 };
@@ -97,7 +183,7 @@ struct BlockRun {
   const std::function<void()>* body = nullptr;
   unsigned threads = 0;
   dim3 block;
-  ucontext_t scheduler{};
+  Context scheduler;
   unsigned current = 0;
   bool direct = false;        // threads run as plain calls: no barrier may be reached
   bool saw_barrier = false;
@@ -151,9 +237,12 @@ void fiber_main() {
   } catch (...) {
     record_fault(run, "thread " + describe(thread_index(me, run.block)) + " threw a non-standard exception");
   }
-  t_fibers[me].state = FiberState::done;
-  // Returning resumes uc_link: the scheduler. (nullptr: this fiber's stack is finished.)
+  Fiber& f = t_fibers[me];
+  f.state = FiberState::done;
+  // Back to the scheduler for good (nullptr: this fiber's stack is finished).
   CUDA_EMU_START_SWITCH(nullptr, run.scheduler_stack, run.scheduler_stack_size);
+  switch_context(f.ctx, run.scheduler);
+  std::abort();  // a finished fiber is never resumed
 }
 
 void wait_here(FiberState why) {
@@ -162,7 +251,7 @@ void wait_here(FiberState why) {
   f.state = why;
   void* fake_stack = nullptr;
   CUDA_EMU_START_SWITCH(&fake_stack, run.scheduler_stack, run.scheduler_stack_size);
-  swapcontext(&f.ctx, &run.scheduler);
+  switch_context(f.ctx, run.scheduler);
   CUDA_EMU_FINISH_SWITCH(fake_stack, &run.scheduler_stack, &run.scheduler_stack_size);
 }
 
@@ -280,19 +369,13 @@ bool release_barriers(BlockRun& run) {
   return false;
 }
 
-// A fresh fiber per thread of the block. Not inlined: getcontext "returns twice" for GCC, which
-// would then warn about every local of the scheduler loop (it never does return twice here:
-// makecontext sends the context to fiber_main).
-[[gnu::noinline]] void prepare_fibers(BlockRun& run) {
+// A fresh fiber per thread of the block.
+void prepare_fibers(BlockRun& run) {
   if (t_fibers.size() < run.threads) t_fibers.resize(run.threads);
   for (unsigned i = 0; i < run.threads; ++i) {
     Fiber& f = t_fibers[i];
     if (f.stack == nullptr) f.stack = new_stack();
-    getcontext(&f.ctx);
-    f.ctx.uc_stack.ss_sp = f.stack;
-    f.ctx.uc_stack.ss_size = kStackBytes;
-    f.ctx.uc_link = &run.scheduler;
-    makecontext(&f.ctx, fiber_main, 0);
+    make_context(f.ctx, f.stack, kStackBytes, fiber_main);
     f.state = FiberState::ready;
   }
 }
@@ -320,7 +403,7 @@ void run_block(BlockRun& run) {
           threadIdx = thread_index(i, run.block);
           void* fake_stack = nullptr;
           CUDA_EMU_START_SWITCH(&fake_stack, t_fibers[i].stack, kStackBytes);
-          swapcontext(&run.scheduler, &t_fibers[i].ctx);
+          switch_context(run.scheduler, t_fibers[i].ctx);
           CUDA_EMU_FINISH_SWITCH(fake_stack, nullptr, nullptr);
           if (!run.fault.empty()) return;  // stop at the first fault, like a trapped grid
         }
