@@ -2,7 +2,8 @@
 # The trainer's whole GPU path on cuda_emu (ctest: emulated_gpu.train): a tiny model trained with
 # train.device=cuda (pinned batches, the PGD loop captured into a CUDA graph and replayed,
 # checkpoints of device tensors), resumed, sampled on the device; its first iterations must match
-# the same run on the CPU (TF32 is on for training, so within 1e-4 relative, not bitwise).
+# the same run on the CPU (TF32 is on for training, so within 1e-4 relative, not bitwise). And two
+# iterations with the hand-written pipelined conv forward (train.conv_algo), likewise.
 #   train_on_emulated_gpu.sh ATEBM OUT_DIR
 set -euo pipefail
 atebm="$1" out="$2"
@@ -14,6 +15,7 @@ short=(train.max_iters=4 train.checkpoint_every=2)
 "$atebm" train --config "$config" --out "$out/cuda" "${short[@]}"
 "$atebm" train --out "$out/cuda" --resume train.max_iters=6
 "$atebm" train --config "$config" --out "$out/cpu" "${short[@]}" train.device=cpu
+"$atebm" train --config "$config" --out "$out/igemm" train.max_iters=2 train.conv_algo=implicit_gemm_pipelined
 "$atebm" sample --run "$out/cuda" --n 8 --steps 4 --device cuda --npy "$out/samples.npy"
 [ -s "$out/samples.npy" ] || { echo "no samples written" >&2; exit 1; }
 
@@ -22,11 +24,17 @@ lines=$(wc -l <"$out/cuda/metrics.jsonl")
 loss_of() {  # loss_of FILE ITER
   grep "\"iter\":$2," "$1" | sed -E 's/.*"loss":([-0-9.eE+]+).*/\1/'
 }
-for it in 1 2 3 4; do
-  a=$(loss_of "$out/cuda/metrics.jsonl" "$it") b=$(loss_of "$out/cpu/metrics.jsonl" "$it")
-  if ! awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-4 * (b < 0 ? -b : b)) }'; then
-    echo "iteration $it: loss $a on the emulated GPU, $b on the CPU (more than 1e-4 relative apart)" >&2
-    exit 1
-  fi
-  echo "iteration $it: loss $a (emulated GPU) vs $b (CPU)"
-done
+compare() {  # compare RUN ITERS...: RUN's losses against the CPU run's
+  local run="$1" it a b
+  shift
+  for it in "$@"; do
+    a=$(loss_of "$out/$run/metrics.jsonl" "$it") b=$(loss_of "$out/cpu/metrics.jsonl" "$it")
+    if ! awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-4 * (b < 0 ? -b : b)) }'; then
+      echo "$run, iteration $it: loss $a on the emulated GPU, $b on the CPU (more than 1e-4 relative apart)" >&2
+      exit 1
+    fi
+    echo "$run, iteration $it: loss $a (emulated GPU) vs $b (CPU)"
+  done
+}
+compare cuda 1 2 3 4
+compare igemm 1 2
