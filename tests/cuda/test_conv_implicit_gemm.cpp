@@ -1,5 +1,6 @@
 // The hand-written conv2d forward kernels (ops/cuda/conv_implicit_gemm.cu and
-// conv_implicit_gemm_pipelined.cu, selected with set_conv_algo) against the CPU's conv2d on the same inputs, for every path the kernels have:
+// conv_implicit_gemm_pipelined.cu, selected with set_conv_algo) against the CPU's conv2d on the
+// same inputs, for every path the kernels have:
 //   float64 FMA tiles, float32 FMA tiles (allow_tf32 off), float32 TF32 tensor-core tiles;
 // on geometries that reach every edge of the tiling: M = N·Ho·Wo, K and R = C·kh·kw that are and
 // are not multiples of the block tile, several tiles along M and along K, stride, padding wider
@@ -16,7 +17,8 @@
 // tap, a tile edge that reads past the data or an output never written is off by O(B) (or NaN:
 // device memory from the caching allocator is not zeroed, and the emulated GPU fills it with NaN).
 // The TF32 case must also differ from the float32 result by more than float32 rounding (rms of
-// the difference over B > 2^-19): it proves the tensor-core path ran. Outputs must be bitwise the same over two runs (no atomics).
+// the difference over B > 2^-19): it proves the tensor-core path ran. Outputs must be bitwise
+// the same over two runs (no atomics).
 // Without the CUDA backend or without a visible GPU every test skips.
 #include <gtest/gtest.h>
 
@@ -44,7 +46,8 @@ struct ConvCase {
   bool bias;
 };
 
-// M = n·Ho·Wo, R = c·kh·kw; the kernels tile M by 128, K by 64 and R by 16 (or 32).
+// M = n·Ho·Wo, R = c·kh·kw; the kernels tile M by 128, K by 64 (the pipelined kernel's wide
+// tile: 128) and R by 16.
 const std::vector<ConvCase>& conv_cases() {
   static const std::vector<ConvCase> cases = {
       // M = 128, K = 16, R = 144: exactly one tile along M and whole R steps.
@@ -207,7 +210,8 @@ std::vector<Param> all_params() {
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
   const Param& p = info.param;
   const char* tile = p.tile == cuda::PipelinedTile::N64 ? "_n64" : p.tile == cuda::PipelinedTile::N128 ? "_n128" : "";
-  return std::string(conv_algo_name(p.algo)) + "_" + conv_cases().at(p.case_index).name + "_" + path_name(p.path) + tile;
+  return std::string(conv_algo_name(p.algo)) + "_" + conv_cases().at(p.case_index).name + "_" + path_name(p.path) +
+         tile;
 }
 
 INSTANTIATE_TEST_SUITE_P(Cuda, ImplicitGemmConv, ::testing::ValuesIn(all_params()), param_name);
