@@ -17,6 +17,8 @@
 #   CONV_FILTER=RE      which conv benchmarks run (default 'conv2d_.*/n32/': batch 32 only)
 #   CONV_MIN_TIME=S     their --benchmark_min_time (default 0.02)
 #   SKIP_BENCH=1        tests only
+#   SKIP_PROFILE=1      no Nsight Compute profile of the pipelined conv kernel (it runs after the
+#                       benchmarks when ncu is there and a minute is left; best effort)
 #   SKIP_TESTS=1        benchmarks only (with REUSE_BUILD=1: a second call after a SKIP_BENCH one)
 #   REUSE_BUILD=1       keep BUILD_DIR and rebuild incrementally instead of wiping it
 #   GPU_DEPS=DIR        bundled packages (default <repo>/.gpu-deps, used when it exists; 'none': never)
@@ -475,6 +477,40 @@ PY
     while IFS= read -r l; do
       BENCH_ROWS+=("| \`$l\` | | | | |")
     done < <(cat "$BUILD"/gpu_check_bench_*.log 2>/dev/null | grep -E "^(BM_|conv2d)")
+  fi
+fi
+
+# ---- one kernel profile (best effort) ---------------------------------------------------------
+# Nsight Compute on the pipelined conv kernel, both tiles, one 3x3 layer (128 -> 128 channels at
+# 16x16, batch 32): where its time goes (tensor pipe, issue slots, stalls, occupancy), to steer
+# the next change to it. Skipped without ncu or with under 60 s left; a failure (ncu cannot read
+# the counters on every runtime) is reported but does not fail the check.
+if [ "$EMULATED" != 1 ] && [ "${SKIP_BENCH:-0}" != 1 ] && [ "${SKIP_PROFILE:-0}" != 1 ]; then
+  NCU="$(command -v ncu || ls -d /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -n 1 || true)"
+  PROFILE_LOG="$BUILD/gpu_check_ncu.log"
+  rm -f "$PROFILE_LOG"
+  if [ -z "$NCU" ] || [ ! -x "$NCU" ]; then
+    BENCH_ROWS+=("| ncu profile | skipped: no ncu | | | |")
+  elif [ "$(step_limit 120)" -lt 60 ] || ! built "$BUILD/bench/atebm_bench_cuda"; then
+    BENCH_ROWS+=("| ncu profile | skipped: not built or no time | | | |")
+  else
+    for tile in 64 128; do
+      limit="$(step_limit 60)"
+      [ "$limit" -lt 20 ] && break
+      echo "gpu_check: ncu on the pipelined conv kernel, tile 128x$tile (limit ${limit}s)"
+      # --launch-skip 1: the benchmark's warm-up call; one launch is profiled (replayed per section).
+      if with_deps timeout -k 10 "$limit" "$NCU" --clock-control none --kernel-name regex:implicit_gemm_pipelined \
+           --launch-skip 1 --launch-count 1 --section SpeedOfLight --section Occupancy --section LaunchStats \
+           --section WarpStateStats --section ComputeWorkloadAnalysis "$BUILD/bench/atebm_bench_cuda" \
+           --benchmark_filter="conv2d_forward/igemm_pipe$tile/tf32/n32/3x3_s1_128to128_16x16" \
+           --benchmark_min_time=0.001 >>"$PROFILE_LOG" 2>&1; then
+        BENCH_ROWS+=("| ncu profile, tile 128x$tile | ok | | | gpu_check_ncu.log |")
+      else
+        BENCH_ROWS+=("| ncu profile, tile 128x$tile | failed (best effort) | | | gpu_check_ncu.log |")
+      fi
+    done
+    grep -E "^ +(Duration|Compute \(SM\) Throughput|Memory Throughput|Registers Per Thread|Achieved Occupancy|Issue Slots Busy|Executed Ipc Active)" \
+      "$PROFILE_LOG" 2>/dev/null | head -n 20 || true
   fi
 fi
 
