@@ -271,16 +271,9 @@ void BM_conv_cuda(benchmark::State& state, ConvShape s, int64_t batch, bool tf32
     call();  // warm-up: plans, handles, workspaces, cached output blocks
     atebm::cuda::synchronize();
     if (tile_of(way) != atebm::cuda::PipelinedTile::Auto || (way == Way::ImplicitGemmPipelined && tf32)) {
-      atebm::cuda::PipelinedTile tile = tile_of(way);
-      if (tile == atebm::cuda::PipelinedTile::Auto) tile = atebm::cuda::pipelined_tile_for(s.c_out);
-      const int64_t bn = tile == atebm::cuda::PipelinedTile::N128 ? 128 : 64;
-      const int64_t m = batch * geo.h_out() * geo.w_out(), tiles = ((m + 127) / 128) * ((s.c_out + bn - 1) / bn);
-      int device = 0, sms = 0;
-      ATEBM_CUDA_CHECK(cudaGetDevice(&device));
-      ATEBM_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-      const int64_t steps = (s.c_in * s.k * s.k + 15) / 16;
-      state.SetLabel("tile 128x" + std::to_string(bn) + " splits " +
-                     std::to_string(atebm::cuda::implicit_gemm_split_count(tiles, steps, sms)));
+      const atebm::cuda::PipelinedPlan plan = atebm::cuda::implicit_gemm_pipelined_plan(geo, tile_of(way));
+      state.SetLabel(std::string("tile 128x") + (plan.tile == atebm::cuda::PipelinedTile::N128 ? "128" : "64") +
+                     " splits " + std::to_string(plan.splits));
     } else if (way == Way::Engine || way == Way::Cudnn) {
       const atebm::cuda::CudnnConvChoice c = atebm::cuda::cudnn_conv_choice(pass, geo, atebm::DType::Float32);
       state.SetLabel("cudnn algo " + std::to_string(c.algo) + " math " + std::to_string(c.math_type) + " ws " +

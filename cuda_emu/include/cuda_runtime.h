@@ -343,6 +343,9 @@ namespace cuda_emu {
 cudaError_t enqueue(cudaStream_t s, const char* what, std::function<void()> work);
 // True when [p, p + bytes) lies inside one live cudaMalloc allocation.
 bool is_device_range(const void* p, size_t bytes);
+// True when environment variable `name` is set to exactly `value` (the CUDA_EMU_* switches; tests
+// read them to know which mode they run in).
+bool env_is(const char* name, const char* value);
 // fp32 -> TF32 as the tensor cores see it (cvt.rna.tf32.f32): 10 mantissa bits, round to
 // nearest with ties away from zero; the result is still a float.
 inline float round_to_tf32(float v) {

@@ -19,8 +19,6 @@ struct Node {
 // stops the grid and becomes the sticky error.
 void run_grid(const LaunchConfig& config, const std::function<void()>& body);
 
-// True when environment variable `name` is set to exactly `value` (the CUDA_EMU_* switches).
-bool env_is(const char* name, const char* value);
 
 cudaError_t sticky_error();
 void set_sticky_error(cudaError_t e);

@@ -4,7 +4,6 @@
 #include <cuda_pipeline_primitives.h>
 #include <mma.h>
 
-#include <cstdlib>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -156,6 +155,17 @@ class Kernels : public ::testing::Test {
   void TearDown() override { cuda_emu::reset_for_tests(); }
 };
 
+// Runs `launch`, which must fault: checks that it reports cudaErrorLaunchFailure and returns what
+// the emulator printed about it.
+template <class F>
+std::string fault_of(F launch) {
+  testing::internal::CaptureStderr();
+  launch();
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure) << err;
+  return err;
+}
+
 TEST_F(Kernels, EveryThreadOfA3dGridRunsOnceWithItsIndices) {
   const dim3 grid(3, 2, 2), block(4, 3, 2);
   const unsigned n = 12 * 24;
@@ -207,11 +217,8 @@ TEST_F(Kernels, WarpShufflesFollowCudaSemantics) {
 
 TEST_F(Kernels, ABarrierInDivergentCodeIsAStickyFault) {
   int* out = to_device(std::vector<int>(32, 0));
-  testing::internal::CaptureStderr();
-  CUDA_EMU_LAUNCH(1, 32, 0, nullptr, barrier_in_divergent_code)(out);
-  const std::string err = testing::internal::GetCapturedStderr();
+  const std::string err = fault_of([&] { CUDA_EMU_LAUNCH(1, 32, 0, nullptr, barrier_in_divergent_code)(out); });
   EXPECT_NE(err.find("__syncthreads() reached by 16 of 32 threads"), std::string::npos) << err;
-  EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
   EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure) << "sticky: reported again";
   void* p = nullptr;
   EXPECT_EQ(cudaMalloc(&p, 16), cudaErrorLaunchFailure) << "every later call reports it";
@@ -219,12 +226,9 @@ TEST_F(Kernels, ABarrierInDivergentCodeIsAStickyFault) {
 
 TEST_F(Kernels, TrapStopsTheGridWithALaunchFailure) {
   int* out = to_device(std::vector<int>(32, 0));
-  testing::internal::CaptureStderr();
-  CUDA_EMU_LAUNCH(2, 32, 0, nullptr, trapping_kernel)(out);
-  const std::string err = testing::internal::GetCapturedStderr();
+  const std::string err = fault_of([&] { CUDA_EMU_LAUNCH(2, 32, 0, nullptr, trapping_kernel)(out); });
   EXPECT_NE(err.find("trapping_kernel"), std::string::npos) << err;
   EXPECT_NE(err.find("thread (7,0,0) called __trap()"), std::string::npos) << err;
-  EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
 }
 
 TEST_F(Kernels, InvalidConfigurationsAreRefusedWithoutRunning) {
@@ -276,11 +280,8 @@ TEST_F(Kernels, WmmaOperandsThatDifferBetweenLanesAreAFault) {
   float* da = to_device(std::vector<float>(128, 1.0f));
   float* db = to_device(std::vector<float>(128, 2.0f));
   float* dc = to_device(std::vector<float>(256, 0.0f));
-  testing::internal::CaptureStderr();
-  CUDA_EMU_LAUNCH(1, 32, 0, nullptr, wmma_lanes_disagree)(da, db, dc);
-  const std::string err = testing::internal::GetCapturedStderr();
+  const std::string err = fault_of([&] { CUDA_EMU_LAUNCH(1, 32, 0, nullptr, wmma_lanes_disagree)(da, db, dc); });
   EXPECT_NE(err.find("hold different operands"), std::string::npos) << err;
-  EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
   cuda_emu::reset_for_tests();
   cudaFree(da);
   cudaFree(db);
@@ -288,22 +289,16 @@ TEST_F(Kernels, WmmaOperandsThatDifferBetweenLanesAreAFault) {
 }
 
 TEST_F(Kernels, ABarrierAKernelsFirstBlockNeverReachedIsReportedNotSkipped) {
-  const char* order = std::getenv("CUDA_EMU_ORDER");
-  if (order != nullptr && std::string(order) == "reverse") GTEST_SKIP() << "block 1 runs first in reverse order";
+  if (cuda_emu::env_is("CUDA_EMU_ORDER", "reverse")) GTEST_SKIP() << "block 1 runs first in reverse order";
   int* out = to_device(std::vector<int>(64, 0));
-  testing::internal::CaptureStderr();
-  CUDA_EMU_LAUNCH(2, 32, 0, nullptr, barrier_only_after_block_zero)(out);
-  const std::string err = testing::internal::GetCapturedStderr();
+  const std::string err = fault_of([&] { CUDA_EMU_LAUNCH(2, 32, 0, nullptr, barrier_only_after_block_zero)(out); });
   EXPECT_NE(err.find("block (1,0,0)"), std::string::npos) << err;
   EXPECT_NE(err.find("CUDA_EMU_FIBERS=1"), std::string::npos) << err;
-  EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
 }
 
 TEST_F(Kernels, WarpAtATimeScheduleLetsWarpsDriftUpToTheBlockBarrier) {
-  const char* schedule = std::getenv("CUDA_EMU_SCHEDULE");
-  const bool warp = schedule != nullptr && std::string(schedule) == "warp";
-  const char* order = std::getenv("CUDA_EMU_ORDER");
-  const bool reverse = order != nullptr && std::string(order) == "reverse";
+  const bool warp = cuda_emu::env_is("CUDA_EMU_SCHEDULE", "warp");
+  const bool reverse = cuda_emu::env_is("CUDA_EMU_ORDER", "reverse");
   int* out = to_device(std::vector<int>(64, -1));
   CUDA_EMU_LAUNCH(1, 64, 0, nullptr, warps_drift_apart)(out);
   ASSERT_EQ(cudaGetLastError(), cudaSuccess);
@@ -313,11 +308,6 @@ TEST_F(Kernels, WarpAtATimeScheduleLetsWarpsDriftUpToTheBlockBarrier) {
     EXPECT_EQ(got[t], warp && first_warp_to_run ? 0 : 1) << "thread " << t;
   }
   cudaFree(out);
-}
-
-bool eager_copies() {
-  const char* mode = std::getenv("CUDA_EMU_CP_ASYNC");
-  return mode != nullptr && std::string(mode) == "eager";
 }
 
 TEST_F(Kernels, CpAsyncCopiesLandAtTheWaitWithZeroFill) {
@@ -347,7 +337,8 @@ TEST_F(Kernels, CpAsyncReadBeforeItsWaitSeesTheOldContents) {
   CUDA_EMU_LAUNCH(1, 1, 0, nullptr, cp_async_reads_too_early)(d_in, d_out);
   ASSERT_EQ(cudaGetLastError(), cudaSuccess);
   // Deferred (default): stage 1 still holds -1. Eager: every copy landed at its call.
-  const std::vector<float> want = eager_copies() ? std::vector<float>{11, 22, 33, 44} : std::vector<float>{0, 1, 2, 3};
+  const std::vector<float> want = cuda_emu::env_is("CUDA_EMU_CP_ASYNC", "eager") ? std::vector<float>{11, 22, 33, 44}
+                                                                                : std::vector<float>{0, 1, 2, 3};
   EXPECT_EQ(to_host(d_out, 4), want);
   cudaFree(d_in);
   cudaFree(d_out);
@@ -359,11 +350,8 @@ TEST_F(Kernels, CpAsyncMisuseIsAStickyFault) {
   for (int which = 0; which < 3; ++which) {
     SCOPED_TRACE(want[which]);
     float* d_in = to_device(std::vector<float>(4, 1.0f));
-    testing::internal::CaptureStderr();
-    CUDA_EMU_LAUNCH(1, 1, 0, nullptr, cp_async_bad)(d_in, which);
-    const std::string err = testing::internal::GetCapturedStderr();
+    const std::string err = fault_of([&] { CUDA_EMU_LAUNCH(1, 1, 0, nullptr, cp_async_bad)(d_in, which); });
     EXPECT_NE(err.find(want[which]), std::string::npos) << err;
-    EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
     cuda_emu::reset_for_tests();
     cudaFree(d_in);
   }

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -234,10 +233,7 @@ TEST_F(Runtime, DevicesAndTheirAttributes) {
 }
 
 // ---- asynchronous mode (ctest runs this binary a second time with CUDA_EMU_ASYNC=1) -------------------
-bool asynchronous_mode() {
-  const char* v = std::getenv("CUDA_EMU_ASYNC");
-  return v != nullptr && std::string(v) == "1";
-}
+bool asynchronous_mode() { return cuda_emu::env_is("CUDA_EMU_ASYNC", "1"); }
 
 class Async : public Runtime {
  protected:

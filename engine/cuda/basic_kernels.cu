@@ -229,6 +229,12 @@ int device_count() {
 
 void set_device(int index) { ATEBM_CUDA_CHECK(cudaSetDevice(index)); }
 
+int current_device() {
+  int device = 0;
+  ATEBM_CUDA_CHECK(cudaGetDevice(&device));
+  return device;
+}
+
 void init() {
   ATEBM_CHECK(device_count() > 0,
               "a CUDA tensor was requested but no CUDA device is visible (no driver or GPU, or "

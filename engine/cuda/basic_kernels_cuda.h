@@ -22,6 +22,8 @@ void normal(const Tensor& dst, uint64_t seed, uint64_t offset, double mean, doub
 int device_count();
 /// cudaSetDevice(index) for the calling thread (checked).
 void set_device(int index);
+/// The calling thread's current device (cudaGetDevice, checked).
+int current_device();
 /// Registers the CUDA allocator with the engine (idempotent).
 void init();
 

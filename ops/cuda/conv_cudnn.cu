@@ -21,6 +21,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "engine/cuda/basic_kernels_cuda.h"
 #include "engine/cuda/launch.cuh"
 #include "engine/cuda/stream.h"
 #include "engine/factories.h"
@@ -54,9 +55,9 @@ struct DnnContext {
   std::mutex mu;  // guards the stream binding + call (and planning, which queries the handle)
 };
 
-int current_device() {
-  int device = 0;
-  ATEBM_CUDA_CHECK(cudaGetDevice(&device));
+// cuda::current_device(), within this file's per-device tables.
+int table_device() {
+  const int device = current_device();
   ATEBM_CHECK(device >= 0 && device < kMaxDevices, "conv2d (cudnn): device ordinal {} out of range [0, {})", device,
               kMaxDevices);
   return device;
@@ -291,7 +292,7 @@ void conv2d_forward_cudnn(const cpu::Conv2dGeometry& geo, const T* x, const T* w
     ATEBM_CUDA_CHECK_LAUNCH();
     return;
   }
-  const int device = current_device();
+  const int device = table_device();
   DnnContext& ctx = context(device);
   const Plan& plan = plan_for(ctx, device, ConvPass::Forward, geo, cudnn_type<T>());
   const T one = 1, zero = 0;
@@ -307,7 +308,7 @@ void conv2d_forward_cudnn(const cpu::Conv2dGeometry& geo, const T* x, const T* w
 template <typename T>
 void conv2d_grad_input_cudnn(const cpu::Conv2dGeometry& geo, const T* g, const T* w, T* dx) {
   if (is_degenerate(geo)) return;  // dx has no elements
-  const int device = current_device();
+  const int device = table_device();
   DnnContext& ctx = context(device);
   const Plan& plan = plan_for(ctx, device, ConvPass::GradInput, geo, cudnn_type<T>());
   const T one = 1, zero = 0;
@@ -325,7 +326,7 @@ void conv2d_grad_weight_cudnn(const cpu::Conv2dGeometry& geo, const T* x, const 
     ATEBM_CUDA_CHECK(cudaMemsetAsync(dw, 0, bytes, current_stream()));
     return;
   }
-  const int device = current_device();
+  const int device = table_device();
   DnnContext& ctx = context(device);
   const Plan& plan = plan_for(ctx, device, ConvPass::GradWeight, geo, cudnn_type<T>());
   const T one = 1, zero = 0;
@@ -341,7 +342,7 @@ CudnnConvChoice cudnn_conv_choice(ConvPass pass, const cpu::Conv2dGeometry& geo,
               "cudnn_conv_choice: expected float32 or float64, got {}", dtype);
   ATEBM_CHECK(!is_degenerate(geo), "cudnn_conv_choice: {} has no input elements; it never reaches cuDNN",
               geometry_str(geo));
-  const int device = current_device();
+  const int device = table_device();
   const Plan& plan =
       plan_for(context(device), device, pass, geo, dtype == DType::Float32 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE);
   return {plan.algo, static_cast<int>(plan.math), static_cast<int64_t>(plan.workspace_bytes)};

@@ -67,6 +67,7 @@
 
 #include <type_traits>
 
+#include "engine/cuda/basic_kernels_cuda.h"
 #include "engine/cuda/launch.cuh"
 #include "engine/cuda/stream.h"
 #include "ops/cuda/conv_implicit_gemm_cuda.h"
@@ -215,7 +216,7 @@ void conv2d_forward_implicit_gemm(const cpu::Conv2dGeometry& geo, const T* x, co
   if (s.M == 0) return;
   const dim3 grid = igemm::tile_grid(s, kBM, kBN);
   if constexpr (std::is_same_v<T, float>) {
-    if (allow_tf32() && igemm::has_tf32_tensor_cores()) {
+    if (allow_tf32() && igemm::has_tf32_tensor_cores(current_device())) {
       ATEBM_LAUNCH(grid, kBlock, 0, current_stream(), implicit_gemm_tf32_kernel)(x, w, b, y, s);
       ATEBM_CUDA_CHECK_LAUNCH();
       return;

@@ -28,10 +28,17 @@ template <typename T>
 void conv2d_forward_implicit_gemm(const cpu::Conv2dGeometry& geo, const T* x, const T* w, const T* b, T* y);
 
 /// The pipelined kernel's block tile: 128 output positions × 64 channels (4 warps of 64 × 32,
-/// 3 cp.async stages) or × 128 channels (4 warps of 64 × 64, 2 stages). Auto:
-/// pipelined_tile_for(K), a rule of thumb (N128 from 128 channels on) that no GPU has timed yet.
+/// 3 cp.async stages) or × 128 channels (4 warps of 64 × 64, 2 stages). Auto: N128 from 128
+/// output channels on, a rule of thumb that no GPU has timed yet.
 enum class PipelinedTile { Auto, N64, N128 };
-PipelinedTile pipelined_tile_for(int64_t out_channels);
+
+/// What the pipelined kernel runs for `geo` on the current GPU: its tile (never Auto) and in how
+/// many parts it splits the reduction (1: none). For the TF32 path; the benchmarks label with it.
+struct PipelinedPlan {
+  PipelinedTile tile;
+  int splits;
+};
+PipelinedPlan implicit_gemm_pipelined_plan(const cpu::Conv2dGeometry& geo, PipelinedTile tile = PipelinedTile::Auto);
 
 template <typename T>
 void conv2d_forward_implicit_gemm_pipelined(const cpu::Conv2dGeometry& geo, const T* x, const T* w, const T* b, T* y,

@@ -53,6 +53,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "engine/cuda/basic_kernels_cuda.h"
 #include "engine/cuda/launch.cuh"
 #include "engine/cuda/stream.h"
 #include "engine/factories.h"
@@ -255,20 +256,28 @@ int implicit_gemm_split_count(int64_t tiles, int64_t steps, int sms) {
 
 namespace {
 
-// Runs the pipelined kernel with tile Tile<kWarpN> (and, for a split, the sum of the splits).
-template <int kWarpN>
-void launch_pipelined(const ConvShape& s, const float* x, const float* w, const float* b, float* y) {
-  dim3 grid = igemm::tile_grid(s, kBM, Tile<kWarpN>::kBN);
-  int device = 0, sms = 0;
-  ATEBM_CUDA_CHECK(cudaGetDevice(&device));
+// The tile (Auto resolved: 128 wide from 128 output channels on, a rule of thumb no GPU has
+// timed yet) and the split count for problem s on `device`.
+PipelinedPlan plan_for(const ConvShape& s, PipelinedTile tile, int device) {
+  if (tile == PipelinedTile::Auto) tile = s.K >= 128 ? PipelinedTile::N128 : PipelinedTile::N64;
+  const dim3 grid = igemm::tile_grid(s, kBM, tile == PipelinedTile::N128 ? Tile<64>::kBN : Tile<32>::kBN);
+  int sms = 0;
   ATEBM_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  const int steps = (s.R + kBK - 1) / kBK;
-  const int splits = implicit_gemm_split_count(int64_t{grid.x} * grid.y, steps, sms);
+  return {tile, implicit_gemm_split_count(int64_t{grid.x} * grid.y, (s.R + kBK - 1) / kBK, sms)};
+}
+
+// Runs the pipelined kernel with tile Tile<kWarpN> in `splits` parts (and then the sum of the
+// parts) on `device`, the current one.
+template <int kWarpN>
+void launch_pipelined(const ConvShape& s, int splits, int device, const float* x, const float* w, const float* b,
+                      float* y) {
+  dim3 grid = igemm::tile_grid(s, kBM, Tile<kWarpN>::kBN);
+  grid.z = static_cast<unsigned>(splits);
   Tensor workspace;  // freed at return: the caching allocator reuses it only in stream order
   if (splits > 1)
     workspace = empty({splits * int64_t{s.K} * s.M}, {.dtype = DType::Float32, .device = Device::cuda(device)});
   float* partial = splits > 1 ? workspace.data<float>() : nullptr;
-  grid.z = static_cast<unsigned>(splits);
+  const int steps = (s.R + kBK - 1) / kBK;
   if (s.R % 4 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0)
     ATEBM_LAUNCH(grid, kBlock, 0, current_stream(), implicit_gemm_pipelined_kernel<kWarpN, true>)
         (x, w, b, y, partial, s, steps);
@@ -285,8 +294,8 @@ void launch_pipelined(const ConvShape& s, const float* x, const float* w, const 
 
 }  // namespace
 
-PipelinedTile pipelined_tile_for(int64_t out_channels) {
-  return out_channels >= 128 ? PipelinedTile::N128 : PipelinedTile::N64;
+PipelinedPlan implicit_gemm_pipelined_plan(const cpu::Conv2dGeometry& geo, PipelinedTile tile) {
+  return plan_for(igemm::make_shape(geo), tile, current_device());
 }
 
 template <typename T>
@@ -295,17 +304,18 @@ void conv2d_forward_implicit_gemm_pipelined(const cpu::Conv2dGeometry& geo, cons
   if constexpr (!std::is_same_v<T, float>) {
     conv2d_forward_implicit_gemm<T>(geo, x, w, b, y);  // float64: the teaching kernel's FMA path
   } else {
-    if (!allow_tf32() || !igemm::has_tf32_tensor_cores()) {
+    const int device = current_device();
+    if (!allow_tf32() || !igemm::has_tf32_tensor_cores(device)) {
       conv2d_forward_implicit_gemm<float>(geo, x, w, b, y);  // FP32 FMA tiles
       return;
     }
     const ConvShape s = igemm::make_shape(geo);
     if (s.M == 0) return;
-    if (tile == PipelinedTile::Auto) tile = pipelined_tile_for(s.K);
-    if (tile == PipelinedTile::N128)
-      launch_pipelined<64>(s, x, w, b, y);
+    const PipelinedPlan plan = plan_for(s, tile, device);
+    if (plan.tile == PipelinedTile::N128)
+      launch_pipelined<64>(s, plan.splits, device, x, w, b, y);
     else
-      launch_pipelined<32>(s, x, w, b, y);
+      launch_pipelined<32>(s, plan.splits, device, x, w, b, y);
   }
 }
 

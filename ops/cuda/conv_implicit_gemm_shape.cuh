@@ -82,9 +82,8 @@ __device__ __forceinline__ void store_y(T* y, const T* b, const ConvShape& s, in
 }
 
 // TF32 tensor cores (and cp.async) need compute capability 8.0 (Ampere) or later.
-inline bool has_tf32_tensor_cores() {
-  int device = 0, major = 0;
-  ATEBM_CUDA_CHECK(cudaGetDevice(&device));
+inline bool has_tf32_tensor_cores(int device) {
+  int major = 0;
   ATEBM_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
   return major >= 8;
 }

@@ -22,6 +22,7 @@
 #include <climits>
 #include <mutex>
 
+#include "engine/cuda/basic_kernels_cuda.h"
 #include "engine/cuda/launch.cuh"
 #include "engine/cuda/stream.h"
 #include "engine/factories.h"
@@ -51,9 +52,9 @@ struct BlasContext {
   Tensor workspace;  // allocated by the first call
 };
 
-int current_device() {
-  int device = 0;
-  ATEBM_CUDA_CHECK(cudaGetDevice(&device));
+// cuda::current_device(), within this file's per-device tables.
+int table_device() {
+  const int device = current_device();
   ATEBM_CHECK(device >= 0 && device < kMaxDevices, "gemm (cuda): device ordinal {} out of range [0, {})", device,
               kMaxDevices);
   return device;
@@ -81,7 +82,7 @@ BlasContext& context(int device) {
 // lifetime of this object.
 class BoundHandle {
  public:
-  BoundHandle() : device_(current_device()), ctx_(context(device_)), lock_(ctx_.mu) {
+  BoundHandle() : device_(table_device()), ctx_(context(device_)), lock_(ctx_.mu) {
     ATEBM_CUBLAS_CHECK(cublasSetStream(ctx_.handle, current_stream()));
     if (!ctx_.workspace.defined())
       ctx_.workspace = empty({static_cast<int64_t>(ctx_.workspace_bytes / sizeof(int64_t))},
