@@ -10,6 +10,7 @@ namespace {
 
 std::atomic<bool> g_allow_tf32{true};
 std::atomic<ConvAlgo> g_conv_algo{ConvAlgo::Cudnn};
+std::atomic<CudnnAlgoSearch> g_cudnn_algo_search{CudnnAlgoSearch::Heuristic};
 
 }  // namespace
 
@@ -38,14 +39,30 @@ const char* conv_algo_name(ConvAlgo algo) {
   return "cudnn";
 }
 
-MathModeScope::MathModeScope(bool tf32, ConvAlgo algo) : tf32_(allow_tf32()), algo_(conv_algo()) {
+void set_cudnn_algo_search(CudnnAlgoSearch search) { g_cudnn_algo_search.store(search); }
+CudnnAlgoSearch cudnn_algo_search() { return g_cudnn_algo_search.load(); }
+
+CudnnAlgoSearch cudnn_algo_search_from_name(std::string_view name) {
+  for (CudnnAlgoSearch s : {CudnnAlgoSearch::Heuristic, CudnnAlgoSearch::Measured})
+    if (name == cudnn_algo_search_name(s)) return s;
+  ATEBM_FAIL("cuDNN algorithm search \"{}\": expected \"heuristic\" or \"measured\"", std::string(name));
+}
+
+const char* cudnn_algo_search_name(CudnnAlgoSearch search) {
+  return search == CudnnAlgoSearch::Measured ? "measured" : "heuristic";
+}
+
+MathModeScope::MathModeScope(bool tf32, ConvAlgo algo, CudnnAlgoSearch search)
+    : tf32_(allow_tf32()), algo_(conv_algo()), search_(cudnn_algo_search()) {
   set_allow_tf32(tf32);
   set_conv_algo(algo);
+  set_cudnn_algo_search(search);
 }
 
 MathModeScope::~MathModeScope() {
   set_allow_tf32(tf32_);
   set_conv_algo(algo_);
+  set_cudnn_algo_search(search_);
 }
 
 }  // namespace atebm

@@ -24,9 +24,18 @@
 //   (ops/cuda/conv_implicit_gemm_pipelined.cu; its TF32 path only: without TF32 it runs the
 //   teaching kernel's FMA tiles).
 //
-// Both are atomics: set them from any thread, but a change in the middle of another thread's
-// op may or may not apply to that op. MathModeScope sets both for a scope (a training run, a
-// benchmark, a test) and restores the previous values when it ends.
+// cudnn_algo_search (default: CudnnAlgoSearch::Heuristic)
+//   How the engine picks cuDNN's algorithm for a conv problem, once per problem and process
+//   (ops/cuda/conv_cudnn_cuda.h): Heuristic takes cuDNN's heuristic ranking (no GPU work, the
+//   same choice in every run, so the same bits); Measured times every candidate on the first
+//   call of a problem (cudnnFind*AlgorithmEx, like PyTorch's torch.backends.cudnn.benchmark)
+//   and keeps the fastest. Either way only deterministic algorithms within the precision asked
+//   for are taken. Measured can pick differently in two runs when candidates nearly tie, so
+//   two runs may differ in the last bits.
+//
+// All three are atomics: set them from any thread, but a change in the middle of another
+// thread's op may or may not apply to that op. MathModeScope sets them for a scope (a training
+// run, a benchmark, a test) and restores the previous values when it ends.
 #include <string_view>
 
 namespace atebm {
@@ -43,9 +52,18 @@ ConvAlgo conv_algo();
 ConvAlgo conv_algo_from_name(std::string_view name);
 const char* conv_algo_name(ConvAlgo algo);
 
+enum class CudnnAlgoSearch { Heuristic, Measured };
+void set_cudnn_algo_search(CudnnAlgoSearch search);
+CudnnAlgoSearch cudnn_algo_search();
+
+/// "heuristic", "measured" and back; an unknown name throws an Error that lists both.
+CudnnAlgoSearch cudnn_algo_search_from_name(std::string_view name);
+const char* cudnn_algo_search_name(CudnnAlgoSearch search);
+
 class MathModeScope {
  public:
-  MathModeScope(bool tf32, ConvAlgo algo);
+  /// `search` defaults to the current value (kept, and restored: a no-op).
+  MathModeScope(bool tf32, ConvAlgo algo, CudnnAlgoSearch search = cudnn_algo_search());
   ~MathModeScope();
   MathModeScope(const MathModeScope&) = delete;
   MathModeScope& operator=(const MathModeScope&) = delete;
@@ -53,6 +71,7 @@ class MathModeScope {
  private:
   bool tf32_;
   ConvAlgo algo_;
+  CudnnAlgoSearch search_;
 };
 
 }  // namespace atebm

@@ -15,8 +15,13 @@
 #   JOBS=N              build jobs (default: nproc)
 #   BENCH_MIN_TIME=S    --benchmark_min_time of the kernel/training benchmarks (default 0.05)
 #   CONV_FILTER=RE      which conv benchmarks run (default 'conv2d_.*/n32/': batch 32 only)
-#   CONV_MIN_TIME=S     their --benchmark_min_time (default 0.02)
+#   CONV_MIN_TIME=S     their --benchmark_min_time (default 0.002; it counts each call's share of
+#                       a graph replay of 16, so the GPU runs about 32x longer)
 #   SKIP_BENCH=1        tests only
+#   SKIP_SANITIZER=1    no compute-sanitizer runs (memcheck, then racecheck, over the tests of the
+#                       hand-written kernels; after the tests, when compute-sanitizer is there)
+#   SKIP_TORCH=1        no PyTorch peer of the training iteration (bench/scripts/torch_at_iteration.py;
+#                       it runs after the kernel benchmarks when python3 can import torch)
 #   SKIP_PROFILE=1      no Nsight Compute profile of the pipelined conv kernel (it runs after the
 #                       benchmarks when ncu is there and a minute is left; best effort)
 #   SKIP_TESTS=1        benchmarks only (with REUSE_BUILD=1: a second call after a SKIP_BENCH one)
@@ -335,6 +340,41 @@ run_tests "atebm_tests_ops (Conv2d.DeviceMismatch*)" 60 "$BUILD/tests/atebm_test
 run_tests "atebm_tests_nn (Nccl*, GradientAverager*)" 90 "$BUILD/tests/atebm_tests_nn" --gtest_filter='Nccl*:GradientAverager*'
 run_tests "atebm_tests_cuda" 420 "$BUILD/tests/atebm_tests_cuda"
 
+# compute-sanitizer over the tests of the hand-written kernels (both implicit-GEMM convs, the
+# column sums, the measured cuDNN search): memcheck (out-of-bounds and misaligned accesses,
+# leaks of device memory, API errors), then racecheck (shared-memory hazards between the
+# threads of a block: what a missing __syncthreads or cp.async wait causes) on the pipelined
+# kernel alone (racecheck is slow). Each is a test row: a hazard or memory error fails it.
+run_sanitizer() {  # run_sanitizer TOOL LIMIT FILTER
+  local tool="$1" want="$2" filter="$3" log="$BUILD/gpu_check_sanitizer_$1.log" limit start=$SECONDS rc
+  local label="compute-sanitizer $tool"
+  rm -f "$log"
+  limit="$(step_limit "$want")"
+  if ! built "$BUILD/tests/atebm_tests_cuda" || [ "$limit" -lt 20 ]; then
+    SUMMARY+=("$label|-|not built or no time|-|-")
+    return
+  fi
+  with_deps timeout -k 10 "$limit" "$SANITIZER" --tool "$tool" --error-exitcode 3 --print-limit 20 \
+    "$BUILD/tests/atebm_tests_cuda" --gtest_color=no --gtest_brief=1 --gtest_filter="$filter" >"$log" 2>&1
+  rc=$?
+  local summary
+  summary="$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY|LEAK SUMMARY" "$log" | tail -n 1 | sed 's/^========= //')"
+  if [ "$rc" -eq 0 ]; then
+    SUMMARY+=("$label|1|0|0|$((SECONDS - start))")
+  else
+    STATUS=1
+    SUMMARY+=("$label|0|exit $rc|0|$((SECONDS - start))")
+    echo "gpu_check: $label FAILED (exit $rc; log $log): $summary" >&2
+    grep -m 20 -E "^========= (Invalid|Race|Error|Program hit|  at )" "$log" >&2
+  fi
+  echo "gpu_check: $label: ${summary:-no summary line} (exit $rc, $((SECONDS - start)) s)"
+}
+SANITIZER="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
+if [ "$EMULATED" != 1 ] && [ "${SKIP_SANITIZER:-0}" != 1 ] && [ -n "$SANITIZER" ]; then
+  run_sanitizer memcheck 120 '*ImplicitGemm*:*CudaColumnSum*:CudnnAlgoSearch*'
+  run_sanitizer racecheck 90 '*ImplicitGemmConv*pipelined*resnet3x3*:*ImplicitGemmConv*pipelined*split_uneven*'
+fi
+
 # ---- training on the GPU (data-parallel over NCCL where possible) -----------------------------
 # A few iterations of a tiny model on the GPU(s), the PGD loop replayed from a CUDA graph: with
 # mpirun and NCCL, 1 rank, then one rank per GPU when there are several (issue 9); without them,
@@ -410,9 +450,40 @@ if [ "$EMULATED" = 1 ]; then
   CONV_FILTER="${CONV_FILTER:-conv2d_.*/n32/3x3_s1_3to64_32x32}"
   MIN_TIME="${BENCH_MIN_TIME:-0.001}" CONV_MIN_TIME="${CONV_MIN_TIME:-0.001}"
 fi
+# The PyTorch peer of BM_cuda_at_iteration_* (same model, batch, PGD steps, loss and optimiser;
+# the script's docstring lists what differs), when this machine's python3 has torch with CUDA.
+run_torch_peer() {
+  local log="$BUILD/gpu_check_torch.log" limit
+  rm -f "$log" "$BUILD/gpu_check_torch.json"
+  if [ "$EMULATED" = 1 ] || [ "${SKIP_TORCH:-0}" = 1 ]; then return; fi
+  if ! python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+    BENCH_ROWS+=("| torch_at_iteration | skipped: python3 has no torch with CUDA | | | |")
+    return
+  fi
+  limit="$(step_limit 150)"
+  if [ "$limit" -lt 40 ]; then
+    BENCH_ROWS+=("| torch_at_iteration | skipped: no time | | | |")
+    return
+  fi
+  echo "gpu_check: PyTorch peer bench/scripts/torch_at_iteration.py (limit ${limit}s)"
+  PYTHONUNBUFFERED=1 timeout -k 10 "$limit" python3 "$ROOT/bench/scripts/torch_at_iteration.py" \
+    --json "$BUILD/gpu_check_torch.json" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  # "torch_at_iteration/<variant>/cudnn_benchmark=B  ms=..  images/s=..  pgd_ms=.." -> one row each
+  while IFS= read -r row; do BENCH_ROWS+=("$row"); done < <(awk '
+    /^torch_at_iteration:/ { sub(/^torch_at_iteration: /, ""); print "| torch_at_iteration (peer) | | | | " $0 " |" }
+    /^torch_at_iteration\// {
+      ms = ""; other = ""
+      for (i = 2; i <= NF; i++) { if ($i ~ /^ms=/) ms = substr($i, 4); else other = other (other == "" ? "" : ", ") $i }
+      print "| " $1 " | " ms " ms | | | " other " |"
+    }' "$log")
+  [ "$rc" -eq 0 ] || BENCH_ROWS+=("| torch_at_iteration | exit $rc | | | see gpu_check_torch.log |")
+}
+
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
   run_bench kernels "${KERNEL_FILTER:-BM_cuda_}" "$MIN_TIME" 240
-  run_bench conv "${CONV_FILTER:-conv2d_.*/n32/}" "${CONV_MIN_TIME:-0.02}" 300
+  run_torch_peer
+  run_bench conv "${CONV_FILTER:-conv2d_.*/n32/}" "${CONV_MIN_TIME:-0.002}" 300
   if command -v python3 >/dev/null; then
     # Kernel rows one by one; conv rows per (pass, way, precision, batch): the summed GPU time of
     # the ResNet-50 conv shapes (one pass over the network's distinct convs) and the TFLOP/s of
@@ -446,10 +517,12 @@ for path in sys.argv[1:]:
         if name.startswith("conv2d"):
             group = "/".join(name.split("/")[:4])
             t = b["real_time"] * {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b.get("time_unit", "ns")]
-            g = conv.setdefault(group, [0.0, 0.0, 0])
+            g = conv.setdefault(group, [0.0, 0.0, 0, 0.0, 0.0])  # GPU s, work, shapes, eager us, host us
             g[0] += t
             g[1] += b.get("TFLOP/s", 0.0) * t
             g[2] += 1
+            g[3] += b.get("eager_us", 0.0)
+            g[4] += b.get("host_us", 0.0)
             parts = name.split("/")
             if len(parts) >= 5:
                 rate[tuple(parts[:5])] = b.get("TFLOP/s", 0.0)
@@ -459,8 +532,23 @@ for path in sys.argv[1:]:
             other = (other + "; " if other else "") + b["label"]
         print(f"| {name} | {b['real_time']:.4g} {b.get('time_unit', '')} | {num(b['GB/s']) if 'GB/s' in b else ''} | "
               f"{num(b['pct_of_copy']) if 'pct_of_copy' in b else ''} | {other} |")
-for group, (t, work, n) in conv.items():
-    print(f"| {group} (sum of {n} shapes) | {t * 1e3:.4g} ms | | | TFLOP/s={num(work / t if t > 0 else 0.0)} |")
+# Per (pass, way, precision, batch): the summed GPU time of the ResNet-50 conv shapes (one pass
+# over the network's distinct convs, from graph replays) with the TFLOP/s of that sum, and the
+# summed eager and host-issue times.
+for group, (t, work, n, eager, host) in conv.items():
+    print(f"| {group} (sum of {n} shapes) | {t * 1e3:.4g} ms | | | TFLOP/s={num(work / t if t > 0 else 0.0)}, "
+          f"eager {eager / 1e3:.4g} ms, host {host / 1e3:.4g} ms |")
+# The engine against raw cuDNN on the same algorithms (target: within 5%), and the measured
+# algorithm search against the heuristic one, on the sums above.
+for group, (t, work, n, eager, host) in conv.items():
+    p, way, prec, batch = group.split("/")
+    for other, what in (("cudnn", "engine vs cudnn"), ("engine", "engine_measured vs engine")):
+        mine = way == ("engine" if other == "cudnn" else "engine_measured")
+        ref = conv.get(f"{p}/{other}/{prec}/{batch}")
+        if not mine or not ref or ref[0] <= 0 or ref[3] <= 0:
+            continue
+        print(f"| {p}/{prec}/{batch}: {what} | GPU {100 * (t / ref[0] - 1):+.1f}% | | | "
+              f"eager {100 * (eager / ref[3] - 1):+.1f}%, host {host / n:.3g} vs {ref[4] / ref[2]:.3g} us/call |")
 # The hand-written forward kernels against cuDNN shape by shape on the 3x3 layers (the target:
 # >= 50% of cuDNN's TFLOP/s there).
 for (p, way, prec, batch, shape), r in rate.items():
@@ -526,7 +614,7 @@ COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "### $DATE — $GPU_NAME (sm_$ARCH)"
   echo
   echo "Driver $DRIVER, CUDA $CUDA_VERSION, cuDNN: $CUDNN_DESC, commit $COMMIT, \`tools/gpu_check.sh\`"
-  echo "(benchmark min time ${MIN_TIME}s; conv: ${CONV_MIN_TIME:-0.02}s, filter \`${CONV_FILTER:-conv2d_.*/n32/}\`)."
+  echo "(benchmark min time ${MIN_TIME}s; conv: ${CONV_MIN_TIME:-0.002}s, filter \`${CONV_FILTER:-conv2d_.*/n32/}\`)."
   echo
   echo "| test binary | passed | failed | skipped |"
   echo "|---|---|---|---|"

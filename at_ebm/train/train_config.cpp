@@ -82,6 +82,7 @@ void visit_fields(Config& c, Visitor& v) {
     s.field("cuda_graph", c.train.cuda_graph);
     s.field("tf32", c.train.tf32);
     s.field("conv_algo", c.train.conv_algo);
+    s.field("cudnn_algo_search", c.train.cudnn_algo_search);
     s.field("overlap_allreduce", c.train.overlap_allreduce);
     s.field("checkpoint_every", c.train.checkpoint_every);
     s.field("log_every", c.train.log_every);
@@ -278,6 +279,11 @@ void validate(const TrainConfig& c) {
     (void)conv_algo_from_name(c.train.conv_algo);
   } catch (const Error&) {
     check(false, "train.conv_algo", "\"cudnn\", \"implicit_gemm\" or \"implicit_gemm_pipelined\"", c.train.conv_algo);
+  }
+  try {
+    (void)cudnn_algo_search_from_name(c.train.cudnn_algo_search);
+  } catch (const Error&) {
+    check(false, "train.cudnn_algo_search", "\"heuristic\" or \"measured\"", c.train.cudnn_algo_search);
   }
   check(c.train.checkpoint_every > 0, "train.checkpoint_every", "a positive integer", c.train.checkpoint_every);
   check(c.train.log_every > 0, "train.log_every", "a positive integer", c.train.log_every);

@@ -15,8 +15,8 @@
 //    "optim":  {"name": "adam"|"sgd", "lr": ..., "beta1", "beta2", "eps", "momentum", "nesterov",
 //               "weight_decay", "schedule": "constant"},
 //    "train":  {"max_iters": 0, "max_seconds": 0, "seed": 0, "threads": 0, "device": "cpu", "cuda_graph": true,
-//               "tf32": true, "conv_algo": "cudnn", "overlap_allreduce": true, "checkpoint_every": 500,
-//               "log_every": 50, "sample_at_end": true},
+//               "tf32": true, "conv_algo": "cudnn", "cudnn_algo_search": "heuristic",
+//               "overlap_allreduce": true, "checkpoint_every": 500, "log_every": 50, "sample_at_end": true},
 //    "sample": {"steps": 32, "step_size": 0.2, "n": 64, "batch_size": 64, "seed": 0, "p0": null}}
 //
 // Radii accept a number or "inf" (JSON has no infinity). max_iters = 0 and max_seconds = 0 mean
@@ -81,6 +81,8 @@ struct RunConfig {
   bool tf32 = true;            // on CUDA, float32 matmuls and convs may use TF32 tensor cores (ops/math_mode.h)
   std::string conv_algo = "cudnn";  // conv2d forward on CUDA: "cudnn", "implicit_gemm" or
                                     // "implicit_gemm_pipelined" (the hand-written kernels, ops/math_mode.h)
+  std::string cudnn_algo_search = "heuristic";  // "heuristic" (same algorithms every run) or "measured"
+                                                // (time cuDNN's candidates once per shape; ops/math_mode.h)
   bool overlap_allreduce = true;  // several ranks: all-reduce gradients during backward (grad_sync.h)
   int64_t checkpoint_every = 500;
   int64_t log_every = 50;    // plain progress lines when stderr is not a terminal

@@ -173,7 +173,8 @@ struct Trainer::Impl {
         rank(comm->rank()),
         world(comm->size()),
         device(training_device(cfg.train.device, *comm)),
-        math_mode(cfg.train.tf32, conv_algo_from_name(cfg.train.conv_algo)),
+        math_mode(cfg.train.tf32, conv_algo_from_name(cfg.train.conv_algo),
+                  cudnn_algo_search_from_name(cfg.train.cudnn_algo_search)),
         gen(rank_seed(cfg.train.seed, rank)) {
     if (cfg.train.threads > 0) set_num_threads(static_cast<int>(cfg.train.threads));
     // This process's GPU becomes current before any CUDA tensor exists: the allocator, cuBLAS,

@@ -2,7 +2,7 @@
 // ResNet-50 (nn/models/resnet.h defaults: bottleneck [3, 4, 6, 3], widths 64..512, 32×32 input).
 //
 //   build/bench/atebm_bench_cuda --benchmark_filter=conv2d --benchmark_min_time=0.1
-//   (add e.g. --benchmark_filter='conv2d_forward/.*/n128/' to narrow it; 828 benchmarks in all)
+//   (add e.g. --benchmark_filter='conv2d_forward/.*/n128/' to narrow it; 1104 benchmarks in all)
 //
 // Ways:
 //   engine   the differentiable op of ops/conv.h (conv2d / conv2d_grad_input /
@@ -11,6 +11,9 @@
 //   cudnn    cuDNN called directly with the algorithm and math type the engine chose
 //            (cuda::cudnn_conv_choice) on preallocated buffers: the ceiling of the engine way,
 //            the difference is the engine's overhead.
+//   engine_measured  the engine with CudnnAlgoSearch::Measured (ops/math_mode.h): cuDNN's
+//            candidates timed once per problem (cudnnFind*AlgorithmEx) instead of its heuristic
+//            ranking; the label gives the algorithm it measured fastest.
 //   igemm    (forward only) the hand-written teaching implicit-GEMM kernel
 //            (ops/cuda/conv_implicit_gemm.cu) on the same buffers: TF32 WMMA when tf32, else
 //            FP32 FMA.
@@ -22,10 +25,17 @@
 //   igemm_pipe64, igemm_pipe128  (forward, tf32 only) the same with the 128 × 64 or the
 //            128 × 128 tile forced, to measure which tile suits which layer.
 // Each at batch 32 and 128, float32, with allow_tf32() on ("tf32") and off ("fp32").
-// FLOPs counted = 2·N·K·C·kh·kw·Ho·Wo for each pass (the GEMM work). Time = GPU time between
-// two CUDA events on the engine's stream around one call; every iteration waits for its stop
-// event (manual time), so host launch overhead outside the events is not counted, but host
-// time between the events is (a synchronous host step inside the engine op shows up).
+// FLOPs counted = 2·N·K·C·kh·kw·Ho·Wo for each pass (the GEMM work). Three times per call
+// (bench/cuda/gpu_timer.h), because these calls are short (5-100 us on an H200) next to the host's
+// cost of issuing one (cuDNN's own launch takes tens of microseconds):
+//   time      the GPU time: kReps calls captured into a CUDA graph, replays timed back to back
+//             (graphed_iterations); TFLOP/s is computed from it. What a graphed step pays, and
+//             the kernels' own speed (engine and cudnn ways run the same kernels).
+//   eager_us  kReps calls issued eagerly back to back behind kReps others, per call: the larger
+//             of the GPU time and the host's issue time; what an eager step pays.
+//   host_us   the host's time to issue one call; engine minus cudnn is the engine's overhead.
+// (A first version timed one call on an idle GPU: the host's launch latency was inside every
+// number; bench/RESULTS.md's first H200 section has those.)
 // The label says which cuDNN algorithm and math type (1 TENSOR_OP, 0 DEFAULT = TF32 allowed,
 // 3 FMA) the plan uses.
 //
@@ -111,7 +121,16 @@ std::vector<ConvShape> resnet_conv_shapes() {
   return shapes;
 }
 
-enum class Way { Engine, Cudnn, ImplicitGemm, ImplicitGemmPipelined, Pipelined64, Pipelined128 };
+enum class Way { Engine, EngineMeasured, Cudnn, ImplicitGemm, ImplicitGemmPipelined, Pipelined64, Pipelined128 };
+
+// Calls per graph (and per eager round) and eager rounds. The emulated GPU (cuda_emu) runs a conv
+// call in a quarter of a second and its times mean nothing: there the rows only check that each
+// way runs, with 2 calls and 1 round.
+#ifdef ATEBM_CUDA_EMULATION
+constexpr int kReps = 2, kEagerRounds = 1;
+#else
+constexpr int kReps = 16, kEagerRounds = 5;
+#endif
 
 
 // The pipelined kernel's tile for a way (Auto: the engine's choice).
@@ -207,7 +226,9 @@ class DirectConv {
 
 void BM_conv_cuda(benchmark::State& state, ConvShape s, int64_t batch, bool tf32, ConvPass pass, Way way) {
   atebm::bench::report_errors(state, [&] {
-    const atebm::MathModeScope mode(tf32, atebm::ConvAlgo::Cudnn);  // restored when the benchmark ends
+    const atebm::MathModeScope mode(tf32, atebm::ConvAlgo::Cudnn,  // restored when the benchmark ends
+                                    way == Way::EngineMeasured ? atebm::CudnnAlgoSearch::Measured
+                                                               : atebm::CudnnAlgoSearch::Heuristic);
     const int64_t pad = s.k / 2;
     const atebm::Conv2dParams p{.stride = {s.stride, s.stride}, .padding = {pad, pad}};
     const atebm::cpu::Conv2dGeometry geo{.n = batch,
@@ -232,6 +253,7 @@ void BM_conv_cuda(benchmark::State& state, ConvShape s, int64_t batch, bool tf32
     auto call = [&]() -> Tensor {
       switch (way) {
         case Way::Engine:
+        case Way::EngineMeasured:
           switch (pass) {
             case ConvPass::Forward:
               return atebm::conv2d(x, w, Tensor(), p);
@@ -274,12 +296,15 @@ void BM_conv_cuda(benchmark::State& state, ConvShape s, int64_t batch, bool tf32
       const atebm::cuda::PipelinedPlan plan = atebm::cuda::implicit_gemm_pipelined_plan(geo, tile_of(way));
       state.SetLabel(std::string("tile 128x") + (plan.tile == atebm::cuda::PipelinedTile::N128 ? "128" : "64") +
                      " splits " + std::to_string(plan.splits));
-    } else if (way == Way::Engine || way == Way::Cudnn) {
+    } else if (way == Way::Engine || way == Way::EngineMeasured || way == Way::Cudnn) {
       const atebm::cuda::CudnnConvChoice c = atebm::cuda::cudnn_conv_choice(pass, geo, atebm::DType::Float32);
       state.SetLabel("cudnn algo " + std::to_string(c.algo) + " math " + std::to_string(c.math_type) + " ws " +
                      std::to_string(c.workspace_bytes >> 10) + " KiB");
     }
-    const double seconds = atebm::bench::timed_iterations(state, call);
+    const atebm::bench::EagerRates eager = atebm::bench::eager_rates(call, kReps, kEagerRounds);
+    state.counters["eager_us"] = eager.gpu_us;
+    state.counters["host_us"] = eager.host_us;
+    const double seconds = atebm::bench::graphed_iterations(state, call, kReps);
     const double flops = 2.0 * batch * s.c_out * s.c_in * s.k * s.k * geo.h_out() * geo.w_out();
     state.counters["TFLOP/s"] = flops * static_cast<double>(state.iterations()) / seconds / 1e12;
   });
@@ -291,10 +316,11 @@ void register_conv_benchmarks() {
   const std::vector<ConvShape> shapes = resnet_conv_shapes();
   for (int pi = 0; pi < 3; ++pi)
     for (const auto& [way, way_name] :
-         {std::pair{Way::Engine, "engine"}, {Way::Cudnn, "cudnn"}, {Way::ImplicitGemm, "igemm"},
+         {std::pair{Way::Engine, "engine"}, {Way::EngineMeasured, "engine_measured"}, {Way::Cudnn, "cudnn"},
+          {Way::ImplicitGemm, "igemm"},
           {Way::ImplicitGemmPipelined, "igemm_pipe"}, {Way::Pipelined64, "igemm_pipe64"},
           {Way::Pipelined128, "igemm_pipe128"}}) {
-      const bool hand_written = way != Way::Engine && way != Way::Cudnn;
+      const bool hand_written = way != Way::Engine && way != Way::EngineMeasured && way != Way::Cudnn;
       if (hand_written && passes[pi] != ConvPass::Forward) continue;
       for (bool tf32 : {true, false}) {
         if (tile_of(way) != atebm::cuda::PipelinedTile::Auto && !tf32) continue;  // = the teaching FMA rows

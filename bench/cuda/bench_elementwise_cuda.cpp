@@ -19,6 +19,9 @@
 //          into a CudaGraph (engine/cuda/cuda_graph.h) and replayed every iteration on fixed
 //          input tensors; the loss step stays eager. If the capture fails (an op of the loop
 //          cannot be captured), the benchmark reports the error instead of a time.
+// Each with cuDNN's algorithms chosen by heuristics (/search:0, the default) and by measurement
+// (/search:1, CudnnAlgoSearch::Measured of ops/math_mode.h; the warm-up iterations pay for the
+// search). bench/scripts/torch_at_iteration.py is the same iteration in PyTorch, as a peer.
 //
 // Without the CUDA backend the binary still builds and every benchmark reports an error; with
 // the backend but no visible GPU likewise.
@@ -46,6 +49,7 @@
 #include "nn/models/model_config.h"
 #include "nn/models/resnet.h"
 #include "nn/optim/adam.h"
+#include "ops/math_mode.h"
 #include "ops/ops.h"
 #include "ops/pgd_update.h"
 #endif
@@ -242,9 +246,17 @@ void report_iteration(benchmark::State& state, double pgd_seconds) {
   state.counters["images/s"] = benchmark::Counter(2.0 * kBatch * iters, benchmark::Counter::kIsRate);
 }
 
+// The cuDNN algorithm search of a training-iteration benchmark: its argument (0 heuristic, 1
+// measured); the TF32 and conv-algorithm switches keep the engine's defaults.
+MathModeScope search_of(const benchmark::State& state) {
+  return MathModeScope(allow_tf32(), conv_algo(),
+                       state.range(0) == 1 ? CudnnAlgoSearch::Measured : CudnnAlgoSearch::Heuristic);
+}
+
 void BM_cuda_at_iteration_resnet50_eager(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   report_errors(state, [&] {
+    const MathModeScope mode = search_of(state);
     auto r = make_recipe();
     Generator gen(1);
     const at_ebm::PgdOptions pgd_opt{.steps = kPgdSteps, .step_size = kStepSize};
@@ -266,6 +278,7 @@ void BM_cuda_at_iteration_resnet50_eager(benchmark::State& state) {
 void BM_cuda_at_iteration_resnet50_graph(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   report_errors(state, [&] {
+    const MathModeScope mode = search_of(state);
     auto r = make_recipe();
     const Tensor x = empty(r->p0.shape(), kGpu), x0 = empty(r->p0.shape(), kGpu);
     auto load_start = [&] {
@@ -335,8 +348,10 @@ ATEBM_BANDWIDTH_BENCH(BM_cuda_sum_columns);
 #undef ATEBM_BANDWIDTH_BENCH
 // A fixed number of iterations: one iteration is tens of milliseconds, and the two warm-up
 // iterations inside each benchmark already absorb the first-call costs.
-BENCHMARK(BM_cuda_at_iteration_resnet50_eager)->Iterations(10)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_cuda_at_iteration_resnet50_graph)->Iterations(10)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_cuda_at_iteration_resnet50_eager)
+    ->ArgName("search")->Arg(0)->Arg(1)->Iterations(10)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_cuda_at_iteration_resnet50_graph)
+    ->ArgName("search")->Arg(0)->Arg(1)->Iterations(10)->UseRealTime()->Unit(benchmark::kMillisecond);
 #else
 BENCHMARK(BM_cuda_unavailable);
 #endif

@@ -32,6 +32,11 @@
 //     measurement). The workspace queries return the same sizes; the compute calls reject an
 //     unsupported algorithm with CUDNN_STATUS_NOT_SUPPORTED and a workspace smaller than the
 //     algorithm needs with CUDNN_STATUS_BAD_PARAM. All algorithms compute the same thing.
+//   - Find*Ex runs every supported algorithm whose workspace fits the one given (really, each
+//     overwriting the output), synchronises the handle's stream (so during a capture it fails,
+//     as cuDNN's host-blocking Find does) and lists them by a MODELED time (ids 0, 2, 1 from
+//     fastest: a ranking unlike *_v7's, so a measured choice differs from a heuristic one),
+//     then the rest with CUDNN_STATUS_NOT_SUPPORTED and time -1. Timing is not emulated.
 //   - Status codes are cuDNN's: CUDNN_STATUS_BAD_PARAM for null/destroyed handles and
 //     descriptors, unset descriptors, non-positive sizes, descriptors whose shapes or data types
 //     do not match; CUDNN_STATUS_NOT_SUPPORTED for configurations it lacks. Stricter than cuDNN,
@@ -40,7 +45,7 @@
 //     into device memory; each returns CUDNN_STATUS_BAD_PARAM. Every failure leaves a message
 //     for cudnnGetLastErrorString.
 // Not emulated: speed (naive loops), real algorithm differences, groups, Nd descriptors, half
-// types, the backend (graph) API, Find*. cudnnGetVersion reports CUDNN_VERSION below (9.0.0),
+// types, the backend (graph) API, Find* without Ex. cudnnGetVersion reports CUDNN_VERSION below (9.0.0),
 // the API level emulated, not a real library.
 //
 // Like cuda_runtime.h here, the functions are C++ (not extern "C"), so they never clash with
@@ -219,6 +224,13 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t handle, const void* alpha, c
                                       const cudnnConvolutionDescriptor_t convDesc, cudnnConvolutionFwdAlgo_t algo,
                                       void* workSpace, size_t workSpaceSizeInBytes, const void* beta,
                                       const cudnnTensorDescriptor_t yDesc, void* y);
+cudnnStatus_t cudnnFindConvolutionForwardAlgorithmEx(cudnnHandle_t handle, const cudnnTensorDescriptor_t xDesc,
+                                                     const void* x, const cudnnFilterDescriptor_t wDesc,
+                                                     const void* w, const cudnnConvolutionDescriptor_t convDesc,
+                                                     const cudnnTensorDescriptor_t yDesc, void* y,
+                                                     const int requestedAlgoCount, int* returnedAlgoCount,
+                                                     cudnnConvolutionFwdAlgoPerf_t* perfResults, void* workSpace,
+                                                     size_t workSpaceSizeInBytes);
 
 cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithmMaxCount(cudnnHandle_t handle, int* count);
 cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnnHandle_t handle,
@@ -240,6 +252,11 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t handle, const void* alp
                                            cudnnConvolutionBwdDataAlgo_t algo, void* workSpace,
                                            size_t workSpaceSizeInBytes, const void* beta,
                                            const cudnnTensorDescriptor_t dxDesc, void* dx);
+cudnnStatus_t cudnnFindConvolutionBackwardDataAlgorithmEx(
+    cudnnHandle_t handle, const cudnnFilterDescriptor_t wDesc, const void* w, const cudnnTensorDescriptor_t dyDesc,
+    const void* dy, const cudnnConvolutionDescriptor_t convDesc, const cudnnTensorDescriptor_t dxDesc, void* dx,
+    const int requestedAlgoCount, int* returnedAlgoCount, cudnnConvolutionBwdDataAlgoPerf_t* perfResults,
+    void* workSpace, size_t workSpaceSizeInBytes);
 
 cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(cudnnHandle_t handle, int* count);
 cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnnHandle_t handle, const cudnnTensorDescriptor_t srcDesc,
@@ -261,3 +278,8 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void* a
                                              cudnnConvolutionBwdFilterAlgo_t algo, void* workSpace,
                                              size_t workSpaceSizeInBytes, const void* beta,
                                              const cudnnFilterDescriptor_t dwDesc, void* dw);
+cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithmEx(
+    cudnnHandle_t handle, const cudnnTensorDescriptor_t xDesc, const void* x, const cudnnTensorDescriptor_t dyDesc,
+    const void* dy, const cudnnConvolutionDescriptor_t convDesc, const cudnnFilterDescriptor_t dwDesc, void* dw,
+    const int requestedAlgoCount, int* returnedAlgoCount, cudnnConvolutionBwdFilterAlgoPerf_t* perfResults,
+    void* workSpace, size_t workSpaceSizeInBytes);

@@ -18,6 +18,7 @@
 #include <string>
 #include <type_traits>
 #include <unordered_set>
+#include <vector>
 
 struct cudnnContext {
   cudaStream_t stream = nullptr;
@@ -537,6 +538,65 @@ cudnnStatus_t algorithm_query(const char* call, Pass pass, cudnnHandle_t h, cons
   return CUDNN_STATUS_SUCCESS;
 }
 
+// Find*Ex's modeled time of a supported algorithm, in ms: ids 0, 2, 1 from fastest (a ranking
+// unlike *_v7's 1, 0, 2, so that a caller's measured choice differs from its heuristic one),
+// scaled by the problem's multiply-adds. A model, not a measurement: the emulator runs every
+// algorithm with the same loops.
+float modeled_ms(int algo, const ConvProblem& p) {
+  const double macs = static_cast<double>(p.y.d[0]) * p.y.d[1] * p.y.d[2] * p.y.d[3] * p.w.d[1] * p.w.d[2] * p.w.d[3];
+  const double rank = algo == 0 ? 1.0 : algo == 2 ? 2.0 : 3.0;
+  return static_cast<float>(rank * (1.0 + macs * 1e-9));
+}
+
+// cudnnFind*AlgorithmEx: validates like a compute call, runs every supported algorithm whose
+// workspace fits in the one given (each really runs, with alpha 1 and beta 0, so it overwrites
+// the output), synchronises the handle's stream (cuDNN's Find blocks the host, so during a
+// stream capture it fails and the capture is invalidated), and reports: the algorithms that ran
+// sorted by modeled_ms, then those whose workspace did not fit and the unsupported ids, with
+// CUDNN_STATUS_NOT_SUPPORTED and time -1.
+template <class Perf, class Algo>
+cudnnStatus_t find_ex(const char* call, Pass pass, cudnnHandle_t h, const cudnnTensorStruct* xd,
+                      const cudnnFilterStruct* wd, const cudnnConvolutionStruct* cd, const cudnnTensorStruct* yd,
+                      Operands o, int requested, int* returned, Perf* perfs, void* ws, size_t ws_bytes) {
+  cudnnStatus_t st = check_handle(call, h);
+  ConvProblem p;
+  if (st == CUDNN_STATUS_SUCCESS) st = make_problem(call, xd, wd, cd, yd, x_name(pass), y_name(pass), &p);
+  if (st != CUDNN_STATUS_SUCCESS) return st;
+  if (requested <= 0 || returned == nullptr || perfs == nullptr)
+    return fail(CUDNN_STATUS_BAD_PARAM, call,
+                cat("requestedAlgoCount ", requested, " must be positive, returnedAlgoCount and perfResults non-null"));
+  const double one_d = 1.0, zero_d = 0.0;
+  const float one_f = 1.0f, zero_f = 0.0f;
+  const bool is_double = p.type == CUDNN_DATA_DOUBLE;
+  std::vector<Perf> ran, failed;
+  std::vector<Perf> all(static_cast<size_t>(algo_count(pass)));
+  int listed = 0;
+  fill_perfs<Perf, Algo>(pass, p, algo_count(pass), &listed, all.data());  // ids, determinism, math, memory
+  for (int i = 0; i < listed; ++i) {
+    Perf perf = all[i];
+    const int algo = static_cast<int>(perf.algo);
+    if (!is_supported(algo) || workspace_bytes(pass, algo, p) > ws_bytes) {
+      perf.status = CUDNN_STATUS_NOT_SUPPORTED;
+      perf.time = -1.0f;
+      failed.push_back(perf);
+      continue;
+    }
+    st = conv_call(call, pass, h, is_double ? static_cast<const void*>(&one_d) : &one_f,
+                   is_double ? static_cast<const void*>(&zero_d) : &zero_f, xd, wd, cd, yd, o, algo, ws, ws_bytes);
+    if (st != CUDNN_STATUS_SUCCESS) return st;  // bad operands or workspace: the call's message stands
+    perf.time = modeled_ms(algo, p);
+    ran.push_back(perf);
+  }
+  if (cudaStreamSynchronize(h->stream) != cudaSuccess)
+    return fail(CUDNN_STATUS_EXECUTION_FAILED, call,
+                "synchronising the handle's stream failed (a Find call during a stream capture ends the capture)");
+  std::stable_sort(ran.begin(), ran.end(), [](const Perf& a, const Perf& b) { return a.time < b.time; });
+  ran.insert(ran.end(), failed.begin(), failed.end());
+  *returned = std::min(requested, static_cast<int>(ran.size()));
+  std::copy(ran.begin(), ran.begin() + *returned, perfs);
+  return CUDNN_STATUS_SUCCESS;
+}
+
 cudnnStatus_t max_count(const char* call, Pass pass, cudnnHandle_t h, int* count) {
   const cudnnStatus_t st = check_handle(call, h);
   if (st != CUDNN_STATUS_SUCCESS) return st;
@@ -809,6 +869,18 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t handle, const void* alpha, c
                    {x, w, y}, algo, workSpace, workSpaceSizeInBytes);
 }
 
+cudnnStatus_t cudnnFindConvolutionForwardAlgorithmEx(cudnnHandle_t handle, const cudnnTensorDescriptor_t xDesc,
+                                                     const void* x, const cudnnFilterDescriptor_t wDesc,
+                                                     const void* w, const cudnnConvolutionDescriptor_t convDesc,
+                                                     const cudnnTensorDescriptor_t yDesc, void* y,
+                                                     const int requestedAlgoCount, int* returnedAlgoCount,
+                                                     cudnnConvolutionFwdAlgoPerf_t* perfResults, void* workSpace,
+                                                     size_t workSpaceSizeInBytes) {
+  return find_ex<cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionFwdAlgo_t>(
+      "cudnnFindConvolutionForwardAlgorithmEx", Pass::Forward, handle, xDesc, wDesc, convDesc, yDesc, {x, w, y},
+      requestedAlgoCount, returnedAlgoCount, perfResults, workSpace, workSpaceSizeInBytes);
+}
+
 // ---- backward data ------------------------------------------------------------------------------------
 
 cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithmMaxCount(cudnnHandle_t handle, int* count) {
@@ -847,6 +919,16 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t handle, const void* alp
                    dyDesc, {dx, w, dy}, algo, workSpace, workSpaceSizeInBytes);
 }
 
+cudnnStatus_t cudnnFindConvolutionBackwardDataAlgorithmEx(
+    cudnnHandle_t handle, const cudnnFilterDescriptor_t wDesc, const void* w, const cudnnTensorDescriptor_t dyDesc,
+    const void* dy, const cudnnConvolutionDescriptor_t convDesc, const cudnnTensorDescriptor_t dxDesc, void* dx,
+    const int requestedAlgoCount, int* returnedAlgoCount, cudnnConvolutionBwdDataAlgoPerf_t* perfResults,
+    void* workSpace, size_t workSpaceSizeInBytes) {
+  return find_ex<cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t>(
+      "cudnnFindConvolutionBackwardDataAlgorithmEx", Pass::BackwardData, handle, dxDesc, wDesc, convDesc, dyDesc,
+      {dx, w, dy}, requestedAlgoCount, returnedAlgoCount, perfResults, workSpace, workSpaceSizeInBytes);
+}
+
 // ---- backward filter ----------------------------------------------------------------------------------
 
 cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(cudnnHandle_t handle, int* count) {
@@ -883,4 +965,14 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void* a
                                              const cudnnFilterDescriptor_t dwDesc, void* dw) {
   return conv_call("cudnnConvolutionBackwardFilter", Pass::BackwardFilter, handle, alpha, beta, xDesc, dwDesc,
                    convDesc, dyDesc, {x, dw, dy}, algo, workSpace, workSpaceSizeInBytes);
+}
+
+cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithmEx(
+    cudnnHandle_t handle, const cudnnTensorDescriptor_t xDesc, const void* x, const cudnnTensorDescriptor_t dyDesc,
+    const void* dy, const cudnnConvolutionDescriptor_t convDesc, const cudnnFilterDescriptor_t dwDesc, void* dw,
+    const int requestedAlgoCount, int* returnedAlgoCount, cudnnConvolutionBwdFilterAlgoPerf_t* perfResults,
+    void* workSpace, size_t workSpaceSizeInBytes) {
+  return find_ex<cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t>(
+      "cudnnFindConvolutionBackwardFilterAlgorithmEx", Pass::BackwardFilter, handle, xDesc, dwDesc, convDesc, dyDesc,
+      {x, dw, dy}, requestedAlgoCount, returnedAlgoCount, perfResults, workSpace, workSpaceSizeInBytes);
 }

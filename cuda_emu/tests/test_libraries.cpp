@@ -761,6 +761,91 @@ TEST_F(Cudnn, WorkspaceIsCheckedAndClobbered) {
   EXPECT_EQ(y.download(), y_ref.download());
 }
 
+// Find*Ex (the engine's measured algorithm search): every supported algorithm whose workspace
+// fits really runs (the output is the convolution afterwards), the list comes back in the
+// modeled order 0, 2, 1 with increasing times, then the rest with NOT_SUPPORTED and time -1; an
+// algorithm whose workspace does not fit is not run; during a capture the call fails and ends
+// the capture.
+TEST_F(Cudnn, FindExRunsWhatFitsAndRanksByModeledTime) {
+  Geometry g{2, 3, 6, 5, 4, 3, 3};
+  g.pad_h = g.pad_w = 1;
+  Conv cv(g, CUDNN_DATA_DOUBLE, CUDNN_DEFAULT_MATH);
+  const auto xv = random_values<double>(g.x_size(), 31), wv = random_values<double>(g.w_size(), 32);
+  Device<double> x(xv), w(wv), y(std::vector<double>(g.y_size(), 42.0));
+  size_t ws1 = 0, ws2 = 0;
+  ASSERT_EQ(cudnnGetConvolutionForwardWorkspaceSize(handle_, cv.x, cv.w, cv.conv, cv.y,
+                                                    static_cast<cudnnConvolutionFwdAlgo_t>(1), &ws1),
+            CUDNN_STATUS_SUCCESS);
+  ASSERT_EQ(cudnnGetConvolutionForwardWorkspaceSize(handle_, cv.x, cv.w, cv.conv, cv.y,
+                                                    static_cast<cudnnConvolutionFwdAlgo_t>(2), &ws2),
+            CUDNN_STATUS_SUCCESS);
+  ASSERT_LT(ws1, ws2);
+  Device<unsigned char> ws(std::vector<unsigned char>(ws2, 0));
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> perfs(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
+  int returned = 0;
+  auto find = [&](size_t bytes) {
+    return cudnnFindConvolutionForwardAlgorithmEx(handle_, cv.x, x.get(), cv.w, w.get(), cv.conv, cv.y, y.get(),
+                                                  CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perfs.data(),
+                                                  ws.get(), bytes);
+  };
+  ASSERT_EQ(find(ws2), CUDNN_STATUS_SUCCESS);
+  ASSERT_EQ(returned, CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
+  const int order[3] = {0, 2, 1};
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(static_cast<int>(perfs[i].algo), order[i]);
+    EXPECT_EQ(perfs[i].status, CUDNN_STATUS_SUCCESS);
+    EXPECT_GT(perfs[i].time, i > 0 ? perfs[i - 1].time : 0.0f);
+  }
+  for (int i = 3; i < returned; ++i) {
+    EXPECT_EQ(perfs[i].status, CUDNN_STATUS_NOT_SUPPORTED) << "algorithm " << perfs[i].algo;
+    EXPECT_EQ(perfs[i].time, -1.0f);
+  }
+  const std::vector<double> ref = reference_forward(g, xv, wv), got = y.download();
+  for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(got[i], ref[i], 1e-12 * (1 + std::abs(ref[i]))) << i;
+
+  // Room for algorithm 1's workspace but not 2's: 2 is listed after the ones that ran.
+  ASSERT_EQ(find(ws1), CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(static_cast<int>(perfs[0].algo), 0);
+  EXPECT_EQ(static_cast<int>(perfs[1].algo), 1);
+  EXPECT_EQ(perfs[1].status, CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(static_cast<int>(perfs[2].algo), 2);
+  EXPECT_EQ(perfs[2].status, CUDNN_STATUS_NOT_SUPPORTED);
+
+  // The backward passes report cuDNN's determinism: their algorithm 0 uses atomics.
+  Device<double> dy(random_values<double>(g.y_size(), 33)), dx(g.x_size()), dw(g.w_size());
+  std::vector<cudnnConvolutionBwdDataAlgoPerf_t> data(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
+  ASSERT_EQ(cudnnFindConvolutionBackwardDataAlgorithmEx(handle_, cv.w, w.get(), cv.y, dy.get(), cv.conv, cv.x,
+                                                        dx.get(), CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned,
+                                                        data.data(), ws.get(), ws2),
+            CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(static_cast<int>(data[0].algo), 0);
+  EXPECT_EQ(data[0].determinism, CUDNN_NON_DETERMINISTIC);
+  EXPECT_EQ(data[1].determinism, CUDNN_DETERMINISTIC);
+  std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> filter(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
+  ASSERT_EQ(cudnnFindConvolutionBackwardFilterAlgorithmEx(handle_, cv.x, x.get(), cv.y, dy.get(), cv.conv, cv.w,
+                                                          dw.get(), 2, &returned, filter.data(), ws.get(), ws2),
+            CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(returned, 2);
+  EXPECT_EQ(static_cast<int>(filter[0].algo), 0);
+  EXPECT_EQ(static_cast<int>(filter[1].algo), 2);
+
+  // Host pointers are rejected as by the compute calls; a capture ends with an error.
+  std::vector<double> host_x(g.x_size());
+  EXPECT_EQ(cudnnFindConvolutionForwardAlgorithmEx(handle_, cv.x, host_x.data(), cv.w, w.get(), cv.conv, cv.y,
+                                                   y.get(), 1, &returned, perfs.data(), ws.get(), ws2),
+            CUDNN_STATUS_BAD_PARAM);
+  cudaStream_t s = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+  ASSERT_EQ(cudnnSetStream(handle_, s), CUDNN_STATUS_SUCCESS);
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+  EXPECT_EQ(find(ws2), CUDNN_STATUS_EXECUTION_FAILED);
+  cudaGraph_t graph = nullptr;
+  EXPECT_EQ(cudaStreamEndCapture(s, &graph), cudaErrorStreamCaptureInvalidated);
+  (void)cudaGetLastError();
+  ASSERT_EQ(cudnnSetStream(handle_, nullptr), CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(cudaStreamDestroy(s), cudaSuccess);
+}
+
 TEST_F(Cudnn, RejectsHostPointersAndMismatchedDescriptors) {
   Geometry g{1, 2, 4, 4, 2, 3, 3};
   Conv cv(g, CUDNN_DATA_FLOAT, CUDNN_FMA_MATH);

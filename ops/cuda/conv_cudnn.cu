@@ -12,6 +12,7 @@
 // conv problems; each plan is a few hundred bytes of host memory).
 #include <cudnn.h>
 
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <map>
@@ -87,7 +88,7 @@ struct Plan {
   size_t workspace_bytes = 0;
 };
 
-using PlanKey = std::array<int64_t, 17>;
+using PlanKey = std::array<int64_t, 18>;
 
 template <typename T>
 constexpr cudnnDataType_t cudnn_type() {
@@ -149,50 +150,128 @@ bool pick(Plan& plan, const std::vector<Perf>& perfs, int returned, cudnnDataTyp
   return false;
 }
 
-void choose_algorithm(cudnnHandle_t h, ConvPass pass, Plan& plan, cudnnDataType_t dtype, bool tf32) {
+// The math type a plan's descriptor starts from: plain FP32 FMA for float32 without TF32, else
+// the default (cuDNN may use TF32 for float32; float64 is float64 either way).
+cudnnMathType_t base_math(cudnnDataType_t dtype, bool tf32) {
+  return dtype == CUDNN_DATA_FLOAT && !tf32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH;
+}
+
+// The largest workspace among the heuristic candidates pick() could accept: what the measured
+// search lends cuDNN for its trials (an algorithm that needs more is not tried, and pick()
+// would refuse it anyway above kMaxWorkspaceBytes).
+template <typename Perf, typename WorkspaceOf>
+size_t largest_workspace(Plan& plan, const std::vector<Perf>& perfs, int returned, cudnnDataType_t dtype, bool tf32,
+                         WorkspaceOf workspace_of) {
+  size_t largest = 0;
+  for (int i = 0; i < returned; ++i) {
+    cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+    size_t bytes = 0;
+    if (perfs[i].status != CUDNN_STATUS_SUCCESS || !math_for(dtype, tf32, perfs[i].mathType, &math)) continue;
+    if (cudnnSetConvolutionMathType(plan.conv, math) != CUDNN_STATUS_SUCCESS) continue;
+    if (workspace_of(perfs[i].algo, &bytes) == CUDNN_STATUS_SUCCESS && bytes <= kMaxWorkspaceBytes)
+      largest = std::max(largest, bytes);
+  }
+  ATEBM_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv, base_math(dtype, tf32)));
+  return largest;
+}
+
+// What cudnnFind*AlgorithmEx runs on: fresh tensors of the problem's shapes, uniform in [0, 1)
+// from a private generator (the engine's default generator is left alone, so a run's random
+// stream does not depend on the search mode; and never zeros, which some kernels run faster
+// on), and a workspace. The pass overwrites its output among x, w, y.
+struct Trial {
+  Tensor x, w, y, ws;
+  void* workspace() const { return ws.defined() ? ws.raw_data() : nullptr; }
+};
+
+Trial trial_operands(const cpu::Conv2dGeometry& g, cudnnDataType_t dtype, int device, size_t workspace_bytes) {
+  const TensorOptions opt{.dtype = dtype == CUDNN_DATA_DOUBLE ? DType::Float64 : DType::Float32,
+                          .device = Device::cuda(device)};
+  Generator gen(0x5eed);
+  Trial t;
+  t.x = rand({g.n, g.c_in, g.h, g.w}, opt, &gen);
+  t.w = rand({g.c_out, g.c_in, g.kh, g.kw}, opt, &gen);
+  t.y = rand({g.n, g.c_out, g.h_out(), g.w_out()}, opt, &gen);
+  if (workspace_bytes > 0)
+    t.ws = empty({static_cast<int64_t>((workspace_bytes + 7) / 8)}, {.dtype = DType::Int64, .device = opt.device});
+  return t;
+}
+
+// Fills plan.algo / math / workspace_bytes. Heuristic: cuDNN's ranking (cudnnGet*_v7). Measured:
+// the same candidates timed by cudnnFind*AlgorithmEx on trial operands (host-blocking; the
+// handle is bound to current_stream() first, where the trial operands were filled), fastest
+// first. Either way pick() takes the first acceptable one.
+void choose_algorithm(cudnnHandle_t h, ConvPass pass, Plan& plan, const cpu::Conv2dGeometry& g, cudnnDataType_t dtype,
+                      bool tf32, bool measured, int device) {
   int max_count = 0, returned = 0;
   bool found = false;
+  if (measured) ATEBM_CUDNN_CHECK(cudnnSetStream(h, current_stream()));
   switch (pass) {
     case ConvPass::Forward: {
+      auto workspace_of = [&](cudnnConvolutionFwdAlgo_t a, size_t* bytes) {
+        return cudnnGetConvolutionForwardWorkspaceSize(h, plan.x, plan.w, plan.conv, plan.y, a, bytes);
+      };
       ATEBM_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &max_count));
       std::vector<cudnnConvolutionFwdAlgoPerf_t> perfs(max_count);
       ATEBM_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, plan.x, plan.w, plan.conv, plan.y, max_count,
                                                                &returned, perfs.data()));
-      found = pick(plan, perfs, returned, dtype, tf32, [&](cudnnConvolutionFwdAlgo_t a, size_t* bytes) {
-        return cudnnGetConvolutionForwardWorkspaceSize(h, plan.x, plan.w, plan.conv, plan.y, a, bytes);
-      });
+      if (measured) {
+        const size_t bytes = largest_workspace(plan, perfs, returned, dtype, tf32, workspace_of);
+        const Trial t = trial_operands(g, dtype, device, bytes);
+        ATEBM_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, plan.x, t.x.raw_data(), plan.w, t.w.raw_data(),
+                                                                 plan.conv, plan.y, t.y.raw_data(), max_count,
+                                                                 &returned, perfs.data(), t.workspace(), bytes));
+      }
+      found = pick(plan, perfs, returned, dtype, tf32, workspace_of);
       break;
     }
     case ConvPass::GradInput: {
+      auto workspace_of = [&](cudnnConvolutionBwdDataAlgo_t a, size_t* bytes) {
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(h, plan.w, plan.y, plan.conv, plan.x, a, bytes);
+      };
       ATEBM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &max_count));
       std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perfs(max_count);
       ATEBM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, plan.w, plan.y, plan.conv, plan.x, max_count,
                                                                     &returned, perfs.data()));
-      found = pick(plan, perfs, returned, dtype, tf32, [&](cudnnConvolutionBwdDataAlgo_t a, size_t* bytes) {
-        return cudnnGetConvolutionBackwardDataWorkspaceSize(h, plan.w, plan.y, plan.conv, plan.x, a, bytes);
-      });
+      if (measured) {
+        const size_t bytes = largest_workspace(plan, perfs, returned, dtype, tf32, workspace_of);
+        const Trial t = trial_operands(g, dtype, device, bytes);
+        ATEBM_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
+            h, plan.w, t.w.raw_data(), plan.y, t.y.raw_data(), plan.conv, plan.x, t.x.raw_data(), max_count,
+            &returned, perfs.data(), t.workspace(), bytes));
+      }
+      found = pick(plan, perfs, returned, dtype, tf32, workspace_of);
       break;
     }
     case ConvPass::GradWeight: {
+      auto workspace_of = [&](cudnnConvolutionBwdFilterAlgo_t a, size_t* bytes) {
+        return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, plan.x, plan.y, plan.conv, plan.w, a, bytes);
+      };
       ATEBM_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &max_count));
       std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perfs(max_count);
       ATEBM_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, plan.x, plan.y, plan.conv, plan.w, max_count,
                                                                       &returned, perfs.data()));
-      found = pick(plan, perfs, returned, dtype, tf32, [&](cudnnConvolutionBwdFilterAlgo_t a, size_t* bytes) {
-        return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, plan.x, plan.y, plan.conv, plan.w, a, bytes);
-      });
+      if (measured) {
+        const size_t bytes = largest_workspace(plan, perfs, returned, dtype, tf32, workspace_of);
+        const Trial t = trial_operands(g, dtype, device, bytes);
+        ATEBM_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
+            h, plan.x, t.x.raw_data(), plan.y, t.y.raw_data(), plan.conv, plan.w, t.w.raw_data(), max_count,
+            &returned, perfs.data(), t.workspace(), bytes));
+      }
+      found = pick(plan, perfs, returned, dtype, tf32, workspace_of);
       break;
     }
   }
   ATEBM_CHECK(found,
               "conv2d (cudnn): no deterministic {} algorithm with {} math and at most {} MiB of workspace among "
-              "cuDNN's {} candidates",
+              "cuDNN's {} {} candidates",
               pass == ConvPass::Forward ? "forward" : pass == ConvPass::GradInput ? "backward-data" : "backward-filter",
               dtype == CUDNN_DATA_DOUBLE ? "float64" : tf32 ? "TF32-or-FP32" : "FP32 (FMA)",
-              kMaxWorkspaceBytes >> 20, returned);
+              kMaxWorkspaceBytes >> 20, returned, measured ? "measured" : "heuristic");
 }
 
-Plan make_plan(cudnnHandle_t h, ConvPass pass, const cpu::Conv2dGeometry& g, cudnnDataType_t dtype, bool tf32) {
+Plan make_plan(cudnnHandle_t h, ConvPass pass, const cpu::Conv2dGeometry& g, cudnnDataType_t dtype, bool tf32,
+               bool measured, int device) {
   check_fits_int(g);
   auto i = [](int64_t v) { return static_cast<int>(v); };
   Plan p;
@@ -207,8 +286,7 @@ Plan make_plan(cudnnHandle_t h, ConvPass pass, const cpu::Conv2dGeometry& g, cud
   // Cross-correlation (no kernel flip), like the CPU kernels and PyTorch; compute in the data type.
   ATEBM_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p.conv, i(g.pad_h), i(g.pad_w), i(g.stride_h), i(g.stride_w),
                                                     i(g.dil_h), i(g.dil_w), CUDNN_CROSS_CORRELATION, dtype));
-  ATEBM_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, dtype == CUDNN_DATA_FLOAT && !tf32 ? CUDNN_FMA_MATH
-                                                                                          : CUDNN_DEFAULT_MATH));
+  ATEBM_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, base_math(dtype, tf32)));
   int on = 0, ok = 0, oh = 0, ow = 0;
   ATEBM_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p.conv, p.x, p.w, &on, &ok, &oh, &ow));
   ATEBM_CHECK(on == g.n && ok == g.c_out && oh == g.h_out() && ow == g.w_out(),
@@ -218,20 +296,32 @@ Plan make_plan(cudnnHandle_t h, ConvPass pass, const cpu::Conv2dGeometry& g, cud
     ATEBM_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.bias));
     ATEBM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.bias, CUDNN_TENSOR_NCHW, dtype, 1, i(g.c_out), 1, 1));
   }
-  choose_algorithm(h, pass, p, dtype, tf32);
+  choose_algorithm(h, pass, p, g, dtype, tf32, measured, device);
   return p;
 }
 
+// Whether work queued on `s` is being captured into a CUDA graph now.
+bool is_capturing(cudaStream_t s) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  ATEBM_CUDA_CHECK(cudaStreamIsCapturing(s, &status));
+  return status != cudaStreamCaptureStatusNone;
+}
+
 // The plan of a problem on the current device (made on first use). The returned reference stays
-// valid: plans are never erased.
+// valid: plans are never erased. The key holds the search mode asked for; a measured problem
+// met for the first time while the stream is being captured into a CUDA graph is planned by
+// heuristics instead (cudnnFind* synchronises, which ends a capture) and keeps that plan, so
+// the graph and later eager calls agree.
 const Plan& plan_for(DnnContext& ctx, int device, ConvPass pass, const cpu::Conv2dGeometry& g,
                      cudnnDataType_t dtype) {
   ATEBM_CHECK(g.groups == 1, "conv2d (cudnn): groups = {} is not implemented (only groups = 1)", g.groups);
   const bool tf32 = dtype == CUDNN_DATA_FLOAT && allow_tf32();  // float64 ignores the switch
-  const PlanKey key = {device,     static_cast<int64_t>(pass), static_cast<int64_t>(dtype), tf32 ? 1 : 0, g.n,
-                       g.c_in,     g.h,                        g.w,                         g.c_out,      g.kh,
-                       g.kw,       g.stride_h,                 g.stride_w,                  g.pad_h,      g.pad_w,
-                       g.dil_h,    g.dil_w};
+  const bool measured = cudnn_algo_search() == CudnnAlgoSearch::Measured;
+  const PlanKey key = {device,      static_cast<int64_t>(pass), static_cast<int64_t>(dtype), tf32 ? 1 : 0,
+                       measured,    g.n,                        g.c_in,                      g.h,
+                       g.w,         g.c_out,                    g.kh,                        g.kw,
+                       g.stride_h,  g.stride_w,                 g.pad_h,                     g.pad_w,
+                       g.dil_h,     g.dil_w};
   static std::mutex mu;
   static auto* plans = new std::map<PlanKey, std::unique_ptr<Plan>>();  // never destroyed
   {
@@ -242,7 +332,8 @@ const Plan& plan_for(DnnContext& ctx, int device, ConvPass pass, const cpu::Conv
   std::unique_ptr<Plan> plan;
   {
     std::lock_guard<std::mutex> lock(ctx.mu);
-    plan = std::make_unique<Plan>(make_plan(ctx.handle, pass, g, dtype, tf32));
+    plan = std::make_unique<Plan>(
+        make_plan(ctx.handle, pass, g, dtype, tf32, measured && !is_capturing(current_stream()), device));
   }
   std::lock_guard<std::mutex> lock(mu);
   // Another thread may have planned the same key meanwhile: keep the first, drop ours (its

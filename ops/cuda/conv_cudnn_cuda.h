@@ -18,15 +18,20 @@
 // NCHW float/double tensors, and need ~10 calls per op instead of building and finalising an
 // operation graph and execution plan; nothing here needs fusion.
 //
-// Algorithm choice: once per (device, pass, shape, dtype, allow_tf32) key, from cuDNN's
-// heuristics (cudnnGet*_v7), and cached with its descriptors. Why heuristics and not
-// cudnnFind*Ex (benchmarking every algorithm): the choice is then a pure function of the
-// problem, GPU and cuDNN version, so two runs pick the same algorithm and give the same bits
-// (Find's timings are noisy, and near-ties flip between runs); it needs no trial runs (no
-// latency spike and no large trial workspaces on the first iteration of each new shape); and
-// it is safe during CUDA-graph capture. The price is sometimes a slower algorithm than Find
-// would pick (measure with bench/cuda/bench_conv_cuda.cpp).
-// The first candidate (heuristics order: fastest predicted first) is taken that
+// Algorithm choice: once per (device, pass, shape, dtype, allow_tf32, cudnn_algo_search) key,
+// cached with its descriptors. By default (CudnnAlgoSearch::Heuristic, ops/math_mode.h) from
+// cuDNN's heuristics (cudnnGet*_v7): the choice is then a pure function of the problem, GPU and
+// cuDNN version, so two runs pick the same algorithm and give the same bits; it needs no trial
+// runs (no latency spike and no trial workspaces on the first iteration of each new shape); and
+// it is safe during CUDA-graph capture. The price is sometimes a slower algorithm.
+// CudnnAlgoSearch::Measured (opt-in; `train.cudnn_algo_search=measured`) instead times the
+// candidates once per key with cudnnFind*AlgorithmEx on random trial operands of the problem's
+// shapes (host-blocking, a few milliseconds per key, with a trial workspace as large as the
+// largest acceptable heuristic candidate's) and ranks them by measured time: faster where the
+// heuristics misjudge, but near-ties can flip between runs, and so can the last bits. A key met
+// first during a CUDA-graph capture is planned by heuristics (Find would end the capture).
+// bench/cuda/bench_conv_cuda.cpp measures both (rows `engine` and `engine_measured`).
+// The first candidate (in the ranking's order: fastest first) is taken that
 //   - is DETERMINISTIC (no atomics in the reductions: backward-data algo 0, backward-filter
 //     algos 0 and 3 are not), so results do not depend on the launch;
 //   - keeps the requested precision: float32 with allow_tf32() off runs with CUDNN_FMA_MATH

@@ -5,7 +5,9 @@
 //   outer = inner = 1     two passes: blocks of kChunk elements → double partials → one block
 //   inner = 1             one warp per output row (a block per row when rows are long)
 //   inner > 1             one thread per output column, reading coalesced rows of x; when there
-//                         are few columns and long rows, r is cut into fixed segments first
+//                         are too few columns to keep the GPU busy (under kColumnThreads), r is
+//                         cut into segments first (column_segment: from the shape alone), one
+//                         thread per (segment, column), and the partials summed in order
 // Every sum accumulates in double and combines in a fixed tree order that depends only on the
 // shape (never on the grid size), so results are bitwise reproducible. Blocks are kThreads wide.
 // (The CPU adds float32 runs of 1024 in float before widening, so float32 sums of the two
@@ -13,6 +15,7 @@
 // max/min: one thread per output scanning r in order, or for rows of at least 32 contiguous
 // elements one warp per row whose lanes combine (value, position) pairs by a total order, so
 // both give exactly the CPU's answer.
+#include <algorithm>
 #include <cmath>
 
 #include "engine/cuda/launch.cuh"
@@ -26,8 +29,10 @@ namespace {
 constexpr int kWarp = 32;
 constexpr int64_t kChunk = 8192;        // elements per block in pass 1 of a full reduction
 constexpr int64_t kBlockRow = 2048;     // rows at least this long get a block each, else a warp
-constexpr int64_t kSegment = 512;       // rows of a segment when columns are few
-constexpr int64_t kFewColumns = 16384;  // fewer output columns than this → segmented column sums
+constexpr int64_t kColumnThreads = int64_t{1} << 18;  // threads a column sum aims for (a large GPU
+                                                      // holds 132 SMs x 2048 = 270k)
+constexpr int64_t kMinSegment = 32;     // rows of a segment, at least (fewer: too little work each)
+constexpr int64_t kMaxSegments = 1024;  // segments, at most (the second pass sums them in a loop)
 
 __device__ __forceinline__ int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -196,6 +201,19 @@ void sum_all(T* out, const T* x, int64_t n, const Device& dev) {
   ATEBM_CUDA_CHECK_LAUNCH();
 }
 
+// Rows per segment of a column sum over [outer, r, inner] with cols = outer·inner columns: r (no
+// split) when the columns alone give kColumnThreads threads or r is too short to halve, else
+// about r·cols / kColumnThreads, within [kMinSegment, r / kMaxSegments]. A function of the shape
+// alone, never of the device, so the summation order (and the bits) are the same everywhere.
+// Example: [1024, 16384] over dim 0 (16384 columns) → segments of 64 rows, 262144 threads,
+// where one thread per column walked all 1024 rows with 16384 threads.
+int64_t column_segment(int64_t r, int64_t cols) {
+  if (cols >= kColumnThreads || r < 2 * kMinSegment) return r;
+  const int64_t seg = std::max({kMinSegment, (r * cols + kColumnThreads - 1) / kColumnThreads,
+                                (r + kMaxSegments - 1) / kMaxSegments});
+  return seg * 2 > r ? r : seg;
+}
+
 template <typename T>
 void sum_middle(T* out, const T* x, int64_t outer, int64_t r, int64_t inner, const Device& dev) {
   if (inner == 1) {
@@ -207,13 +225,13 @@ void sum_middle(T* out, const T* x, int64_t outer, int64_t r, int64_t inner, con
     ATEBM_CUDA_CHECK_LAUNCH();
     return;
   }
-  const int64_t cols = outer * inner;
-  if (cols < kFewColumns && r > 2 * kSegment) {
-    const int64_t nseg = (r + kSegment - 1) / kSegment;
+  const int64_t cols = outer * inner, seg = column_segment(r, cols);
+  if (seg < r) {
+    const int64_t nseg = (r + seg - 1) / seg;
     const Tensor partial = empty({nseg, cols}, {.dtype = DType::Float64, .device = dev});
     double* pp = partial.data<double>();
     ATEBM_LAUNCH(grid_for(nseg * cols), kThreads, 0, current_stream(), column_partial_kernel<T>)
-        (x, outer, r, inner, kSegment, nseg, pp);
+        (x, outer, r, inner, seg, nseg, pp);
     ATEBM_CUDA_CHECK_LAUNCH();
     ATEBM_LAUNCH(grid_for(cols), kThreads, 0, current_stream(), column_sum_kernel<double, T>)(pp, 1, nseg, cols, out);
     ATEBM_CUDA_CHECK_LAUNCH();

@@ -127,11 +127,25 @@ TEST(TrainConfig, CudaMathSwitchesAreCheckedByName) {
   const TrainConfig defaults = train_config_from_json(c);
   EXPECT_TRUE(defaults.train.tf32);
   EXPECT_EQ(defaults.train.conv_algo, "cudnn");
+  EXPECT_EQ(defaults.train.cudnn_algo_search, "heuristic");
   apply_override(c, "train.tf32=false");
   apply_override(c, "train.conv_algo=implicit_gemm_pipelined");
+  apply_override(c, "train.cudnn_algo_search=measured");
   const TrainConfig t = train_config_from_json(c);
   EXPECT_FALSE(t.train.tf32);
   EXPECT_EQ(t.train.conv_algo, "implicit_gemm_pipelined");
+  EXPECT_EQ(t.train.cudnn_algo_search, "measured");
+  c["train"]["cudnn_algo_search"] = "fastest";
+  try {
+    train_config_from_json(c);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("train.cudnn_algo_search"), std::string::npos) << what;
+    EXPECT_NE(what.find("\"measured\""), std::string::npos) << what;
+    EXPECT_NE(what.find("fastest"), std::string::npos) << what;
+  }
+  c["train"]["cudnn_algo_search"] = "heuristic";
   c["train"]["conv_algo"] = "winograd";
   try {
     train_config_from_json(c);
@@ -151,17 +165,21 @@ TEST(TrainConfig, CudaMathSwitchesAreCheckedByName) {
 TEST(Trainer, SetsTheCudaMathSwitchesWhileItLives) {
   ASSERT_TRUE(allow_tf32());
   ASSERT_EQ(conv_algo(), ConvAlgo::Cudnn);
+  ASSERT_EQ(cudnn_algo_search(), CudnnAlgoSearch::Heuristic);
   json c = tiny_config();
   c["train"]["tf32"] = false;
   c["train"]["conv_algo"] = "implicit_gemm";
+  c["train"]["cudnn_algo_search"] = "measured";
   const std::string dir = temp_dir("math_mode");
   {
     Trainer t(train_config_from_json(c), dir, false, {.progress = false});
     EXPECT_FALSE(allow_tf32());
     EXPECT_EQ(conv_algo(), ConvAlgo::ImplicitGemm);
+    EXPECT_EQ(cudnn_algo_search(), CudnnAlgoSearch::Measured);
   }
   EXPECT_TRUE(allow_tf32());
   EXPECT_EQ(conv_algo(), ConvAlgo::Cudnn);
+  EXPECT_EQ(cudnn_algo_search(), CudnnAlgoSearch::Heuristic);
   fs::remove_all(dir);
 }
 
