@@ -369,11 +369,6 @@ run_sanitizer() {  # run_sanitizer TOOL LIMIT FILTER
   fi
   echo "gpu_check: $label: ${summary:-no summary line} (exit $rc, $((SECONDS - start)) s)"
 }
-SANITIZER="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
-if [ "$EMULATED" != 1 ] && [ "${SKIP_SANITIZER:-0}" != 1 ] && [ -n "$SANITIZER" ]; then
-  run_sanitizer memcheck 120 '*ImplicitGemm*:*CudaColumnSum*:CudnnAlgoSearch*'
-  run_sanitizer racecheck 90 '*ImplicitGemmConv*pipelined*resnet3x3*:*ImplicitGemmConv*pipelined*split_uneven*'
-fi
 
 # ---- training on the GPU (data-parallel over NCCL where possible) -----------------------------
 # A few iterations of a tiny model on the GPU(s), the PGD loop replayed from a CUDA graph: with
@@ -566,6 +561,13 @@ PY
       BENCH_ROWS+=("| \`$l\` | | | | |")
     done < <(cat "$BUILD"/gpu_check_bench_*.log 2>/dev/null | grep -E "^(BM_|conv2d)")
   fi
+fi
+
+# ---- compute-sanitizer (after the benchmarks: slow, and a check, not a number) ----------------
+SANITIZER="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
+if [ "$EMULATED" != 1 ] && [ "${SKIP_TESTS:-0}" != 1 ] && [ "${SKIP_SANITIZER:-0}" != 1 ] && [ -n "$SANITIZER" ]; then
+  run_sanitizer memcheck 90 '*ImplicitGemm*:*CudaColumnSum*:CudnnAlgoSearch*'
+  run_sanitizer racecheck 60 '*ImplicitGemmConv*pipelined*resnet3x3*:*ImplicitGemmConv*pipelined*split_uneven*'
 fi
 
 # ---- one kernel profile (best effort) ---------------------------------------------------------
