@@ -33,9 +33,9 @@ Tensor GraphedPgd::run(const Tensor& start, const PgdOptions& opt, Generator& ge
   if (!graphable) return pgd(f_, start, opt, params_, gen);
   // The math switches too: the captured cuBLAS/cuDNN calls keep the mode they were recorded with.
   const std::string key =
-      fmt::format("{} {} {} | {} {} {} {} {} {} {} | {} {}", shape_str(start.shape()), dtype_name(start.dtype()),
+      fmt::format("{} {} {} | {} {} {} {} {} {} {} | {} {} {}", shape_str(start.shape()), dtype_name(start.dtype()),
                   start.device(), opt.steps, opt.step_size, opt.eps, static_cast<int>(opt.norm), opt.descent, opt.lo,
-                  opt.hi, allow_tf32(), static_cast<int>(conv_algo()));
+                  opt.hi, allow_tf32(), static_cast<int>(conv_algo()), static_cast<int>(cudnn_algo_search()));
   if (!graph_ || graph_->key != key) {
     graph_.reset();  // frees the old graph and its pool before the warm-up allocates
     graph_ = std::make_unique<Graph>();

@@ -77,7 +77,8 @@ struct RunConfig {
   uint64_t seed = 0;
   int64_t threads = 0;       // 0: the engine's default (OMP_NUM_THREADS or all cores)
   std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"; under MPI, "cuda" is cuda:LOCAL_RANK
-  bool cuda_graph = true;      // on CUDA, replay the PGD loops from a captured graph (pgd_graph.h)
+  bool cuda_graph = true;      // on CUDA, replay the PGD loops (pgd_graph.h) and, with one rank, the loss
+                               // step's loss + backward (loss_graph.h) from captured graphs
   bool tf32 = true;            // on CUDA, float32 matmuls and convs may use TF32 tensor cores (ops/math_mode.h)
   std::string conv_algo = "cudnn";  // conv2d forward on CUDA: "cudnn", "implicit_gemm" or
                                     // "implicit_gemm_pipelined" (the hand-written kernels, ops/math_mode.h)

@@ -13,6 +13,7 @@
 #include "at_ebm/data/concat.h"
 #include "at_ebm/data/loader.h"
 #include "at_ebm/data/random_draw.h"
+#include "at_ebm/method/loss_graph.h"
 #include "at_ebm/method/losses.h"
 #include "at_ebm/method/pgd.h"
 #include "at_ebm/method/pgd_graph.h"
@@ -157,6 +158,7 @@ struct Trainer::Impl {
   std::unique_ptr<LevelSchedule> levels;
   std::unique_ptr<nn::GradientAverager> grad_sync;
   std::unique_ptr<GraphedPgd> attack_loop, indist_loop;  // the PGD loops, graph-replayed on CUDA
+  std::unique_ptr<GraphedLossStep> loss_step;             // loss + backward, graph-replayed on CUDA
   Generator gen;
   int64_t iteration = 0;
   double seconds = 0;
@@ -199,6 +201,7 @@ struct Trainer::Impl {
     const ScoreFn f = [this](const Tensor& x) { return nn::energy_logit(*model, x); };
     attack_loop = std::make_unique<GraphedPgd>(f, params);
     indist_loop = std::make_unique<GraphedPgd>(f, params);
+    loss_step = std::make_unique<GraphedLossStep>(f, params);
     make_optimizer();
     schedule = nn::LrSchedule::parse(cfg.optim.schedule, cfg.optim.lr);
 
@@ -414,7 +417,13 @@ struct Trainer::Impl {
 
     const int64_t every = cfg.loss.r1_interval;
     const bool r1_now = cfg.loss.r1_weight > 0 && iteration % every == 0;
-    LossTerms t = adversarial_loss(f, real, fake, cfg.loss.r1_weight * static_cast<double>(every), r1_now);
+    const double r1_weight = cfg.loss.r1_weight * static_cast<double>(every);
+    // One rank with train.cuda_graph: the loss and its backward replayed from a CUDA graph (the
+    // gradients are then already there; the weights are untouched until optimizer->step()).
+    // Several ranks: eager, so that each bucket's all-reduce overlaps the backward.
+    const bool graphed_loss = cfg.train.cuda_graph && world == 1;
+    LossTerms t = graphed_loss ? loss_step->run(real, fake, r1_weight, r1_now)
+                               : adversarial_loss(f, real, fake, r1_weight, r1_now);
     // The loss of the global batch: the mean of the ranks' shard means (every rank sees the same
     // value, so a divergence stops every rank at once).
     const double inv_world = 1.0 / static_cast<double>(world);
@@ -423,11 +432,13 @@ struct Trainer::Impl {
     const double loss = terms[0] * inv_world, bce = terms[1] * inv_world, r1 = terms[2] * inv_world;
     ATEBM_CHECK(std::isfinite(loss), "training diverged at iteration {}: the loss is {} (bce {}, r1 {}); {}",
                 iteration + 1, loss, bce, r1, checkpoint_status());
-    optimizer->zero_grad();
-    // Each bucket's all-reduce starts while the rest of backward runs (nn/dist/grad_sync.h).
-    if (cfg.train.overlap_allreduce) backward(t.loss, {}, {.on_leaf_grad = grad_sync->leaf_hook()});
-    else backward(t.loss);
-    grad_sync->finish();
+    if (!graphed_loss) {
+      optimizer->zero_grad();
+      // Each bucket's all-reduce starts while the rest of backward runs (nn/dist/grad_sync.h).
+      if (cfg.train.overlap_allreduce) backward(t.loss, {}, {.on_leaf_grad = grad_sync->leaf_hook()});
+      else backward(t.loss);
+      grad_sync->finish();
+    }
     optimizer->step();
     if (!weights_proven_finite_on_device())
       for (const auto& [name, p] : params)

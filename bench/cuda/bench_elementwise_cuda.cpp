@@ -19,6 +19,10 @@
 //          into a CudaGraph (engine/cuda/cuda_graph.h) and replayed every iteration on fixed
 //          input tensors; the loss step stays eager. If the capture fails (an op of the loop
 //          cannot be captured), the benchmark reports the error instead of a time.
+//   graph_full: what the trainer runs on one GPU with train.cuda_graph: the PGD loop through
+//          at_ebm::GraphedPgd and the loss + backward (both forwards, R1's double backward)
+//          through at_ebm::GraphedLossStep, each replayed from its own graph after two warm-up
+//          iterations (eager, then capture); only the Adam step (one launch per parameter) is eager.
 // Each with cuDNN's algorithms chosen by heuristics (/search:0, the default) and by measurement
 // (/search:1, CudnnAlgoSearch::Measured of ops/math_mode.h; the warm-up iterations pay for the
 // search). bench/scripts/torch_at_iteration.py is the same iteration in PyTorch, as a peer.
@@ -36,8 +40,10 @@
 #include "engine/device.h"
 
 #ifdef ATEBM_WITH_CUDA
+#include "at_ebm/method/loss_graph.h"
 #include "at_ebm/method/losses.h"
 #include "at_ebm/method/pgd.h"
+#include "at_ebm/method/pgd_graph.h"
 #include "engine/autograd/engine.h"
 #include "engine/autograd/grad_mode.h"
 #include "bench/cuda/gpu_timer.h"
@@ -323,6 +329,38 @@ void BM_cuda_at_iteration_resnet50_graph(benchmark::State& state) {
   });
 }
 
+void BM_cuda_at_iteration_resnet50_graph_full(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  report_errors(state, [&] {
+    const MathModeScope mode = search_of(state);
+    auto r = make_recipe();
+    Generator gen(1);
+    const at_ebm::PgdOptions pgd_opt{.steps = kPgdSteps, .step_size = kStepSize};
+    at_ebm::GraphedPgd attack(r->f, r->params);
+    at_ebm::GraphedLossStep loss(r->f, r->params);
+    auto iteration = [&](GpuTimer* timer, double* pgd_seconds) {
+      if (timer != nullptr) timer->start();
+      const Tensor fake = attack.run(r->p0, pgd_opt, gen);
+      if (timer != nullptr) *pgd_seconds += timer->stop_seconds();
+      (void)loss.run(r->real, fake, kR1Weight, true);
+      r->opt->step();
+    };
+    for (int warm = 0; warm < 3; ++warm) iteration(nullptr, nullptr);  // eager, capture + replay, replay
+    cuda::synchronize();
+    if (!attack.last_run_replayed() || !loss.last_run_replayed()) {
+      state.SkipWithError("the PGD loop or the loss step did not replay a graph after its warm-up");
+      return;
+    }
+    GpuTimer timer;
+    double pgd_seconds = 0.0;
+    for (auto _ : state) {
+      iteration(&timer, &pgd_seconds);
+      cuda::synchronize();
+    }
+    report_iteration(state, pgd_seconds);
+  });
+}
+
 #else  // no CUDA backend: the binary builds and says why there is nothing to measure
 
 void BM_cuda_unavailable(benchmark::State& state) {
@@ -351,6 +389,8 @@ ATEBM_BANDWIDTH_BENCH(BM_cuda_sum_columns);
 BENCHMARK(BM_cuda_at_iteration_resnet50_eager)
     ->ArgName("search")->Arg(0)->Arg(1)->Iterations(10)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_cuda_at_iteration_resnet50_graph)
+    ->ArgName("search")->Arg(0)->Arg(1)->Iterations(10)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_cuda_at_iteration_resnet50_graph_full)
     ->ArgName("search")->Arg(0)->Arg(1)->Iterations(10)->UseRealTime()->Unit(benchmark::kMillisecond);
 #else
 BENCHMARK(BM_cuda_unavailable);

@@ -3,6 +3,7 @@
 
     bench/cuda/bench_elementwise_cuda.cpp: BM_cuda_at_iteration_resnet50_eager
                                            BM_cuda_at_iteration_resnet50_graph
+                                           BM_cuda_at_iteration_resnet50_graph_full
 
 The same work, written with stock PyTorch (no other package, no download):
   model   nn/models/resnet.{h,cpp} with the default nn::ResNetConfig{}, built by
@@ -34,6 +35,8 @@ The same work, written with stock PyTorch (no other package, no download):
           torch.cuda.CUDAGraph (warm-up on a side stream, as PyTorch's docs require), replayed
           per iteration after refilling x, x0 from p0 (outside the timed PGD part); one untimed
           replay + loss step after the capture; the loss step stays eager.
+          graph_full: the PGD loop as above and the loss + backward in a second graph (the
+          gradients stay in the tensors the capture created), the Adam step eager.
   Each variant also runs with torch.backends.cudnn.benchmark off and on (algorithm search).
 
 Differences that remain (the work is the same, its implementation is each framework's own):
@@ -45,7 +48,7 @@ Differences that remain (the work is the same, its implementation is each framew
     the engine runs one fused kernel per parameter tensor.
   - Kernels, cuDNN algorithm choice, the BN and double-backward formulas, the caching
     allocator and the graph memory pool are PyTorch's; the host side is Python + dispatcher.
-  - CUDA graphs need CUDA: on --device cpu the graph variant is skipped, pgd_ms is wall clock
+  - CUDA graphs need CUDA: on --device cpu the graph variants are skipped, pgd_ms is wall clock
     and cudnn.benchmark has no effect.
 """
 import argparse
@@ -83,19 +86,19 @@ def parse_list(text, allowed, what):
 
 
 def parse_args(argv):
-    p = Parser(prog=PROG, description="PyTorch peer of BM_cuda_at_iteration_resnet50_{eager,graph}.")
+    p = Parser(prog=PROG, description="PyTorch peer of BM_cuda_at_iteration_resnet50_{eager,graph,graph_full}.")
     p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     p.add_argument("--iters", type=int, default=10, help="timed iterations (default 10)")
     p.add_argument("--warmup", type=int, default=2, help="warm-up iterations (default 2, at least 1)")
     p.add_argument("--json", metavar="PATH", help="also write the results as a JSON list")
-    p.add_argument("--variants", default="eager,graph", help="eager,graph (default both)")
+    p.add_argument("--variants", default="eager,graph,graph_full", help="eager,graph,graph_full (default all)")
     p.add_argument("--benchmark", default="off,on", help="cudnn.benchmark settings: off,on (default both)")
     a = p.parse_args(argv)
     if a.iters < 1:
         fail_usage(f"--iters must be >= 1, got {a.iters}")
     if a.warmup < 1:
         fail_usage(f"--warmup must be >= 1 (the graph capture needs a warmed-up loop), got {a.warmup}")
-    a.variants = parse_list(a.variants, ["eager", "graph"], "variants")
+    a.variants = parse_list(a.variants, ["eager", "graph", "graph_full"], "variants")
     a.benchmark = parse_list(a.benchmark, ["off", "on"], "benchmark")
     return a
 
@@ -162,7 +165,12 @@ class Recipe:
         self.pgd_steps(x, x0)
         return x
 
-    def loss_step(self, fake):  # at_ebm::adversarial_loss(f, real, fake, 0.01, true) + Adam step
+    def loss_step(self, fake):  # zero_grad, adversarial_loss, backward, Adam step
+        self.opt.zero_grad(set_to_none=True)
+        self.loss(fake).backward()
+        self.opt.step()
+
+    def loss(self, fake):  # at_ebm::adversarial_loss(f, real, fake, 0.01, true).loss
         torch, F = self.torch, self.torch.nn.functional
         xg = self.real.detach().requires_grad_(True)
         logits_real = self.f(xg)
@@ -172,10 +180,7 @@ class Recipe:
         target = torch.cat([torch.ones(xg.shape[0], device=xg.device),
                             torch.zeros(fake.shape[0], device=xg.device)])
         bce = F.binary_cross_entropy_with_logits(torch.cat([logits_real, logits_fake]), target)
-        loss = bce + r1 * R1_WEIGHT
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        return bce + r1 * R1_WEIGHT
 
 
 class PgdTimer:
@@ -217,7 +222,13 @@ def run_eager(torch, r, cuda, warmup, iters):
     return time.perf_counter() - t0, pgd_s
 
 
-def run_graph(torch, r, warmup, iters):
+def run_graphed(torch, r, warmup, iters, graph_loss):
+    """The graph variants. PGD: the K-step loop captured in place on fixed tensors x, x0 and
+    replayed per iteration after refilling them from p0 (outside the timed PGD part).
+    graph_loss False ("graph"): the loss step stays eager. True ("graph_full",
+    BM_cuda_at_iteration_resnet50_graph_full): the loss + backward in a second graph (the
+    gradients land in the tensors the capture created, as with at_ebm::GraphedLossStep), only
+    the Adam step eager."""
     x, x0 = torch.empty_like(r.p0), torch.empty_like(r.p0)
 
     def load_start():
@@ -233,22 +244,34 @@ def run_graph(torch, r, warmup, iters):
             r.loss_step(x)
     torch.cuda.current_stream().wait_stream(side)
     torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
+    pgd_graph = torch.cuda.CUDAGraph()
     load_start()
-    with torch.cuda.graph(graph):
+    with torch.cuda.graph(pgd_graph):
         r.pgd_steps(x, x0)
+    if graph_loss:
+        loss_graph = torch.cuda.CUDAGraph()
+        r.opt.zero_grad(set_to_none=True)  # backward in the capture creates the gradients
+        with torch.cuda.graph(loss_graph):
+            r.loss(x).backward()
+
+        def loss_step():
+            loss_graph.replay()
+            r.opt.step()
+    else:
+        def loss_step():
+            r.loss_step(x)
     load_start()
-    graph.replay()
-    r.loss_step(x)
+    pgd_graph.replay()
+    loss_step()
     torch.cuda.synchronize()
     timer, pgd_s = PgdTimer(torch, True), 0.0
     t0 = time.perf_counter()
     for _ in range(iters):
         load_start()
         timer.start()
-        graph.replay()
+        pgd_graph.replay()
         pgd_s += timer.stop_seconds()
-        r.loss_step(x)
+        loss_step()
         torch.cuda.synchronize()
     return time.perf_counter() - t0, pgd_s
 
@@ -308,7 +331,7 @@ def main(argv):
             name = f"torch_at_iteration/{variant}/cudnn_benchmark={int(bench == 'on')}"
             row = {"name": name, "torch": torch.__version__, "cudnn": cudnn, "device": dev_name,
                    "iters": args.iters, "warmup": args.warmup, "params": params}
-            if variant == "graph" and not cuda:
+            if variant != "eager" and not cuda:
                 print(f"{name}  skipped: CUDA graphs need --device cuda", flush=True)
                 continue
             try:
@@ -316,7 +339,7 @@ def main(argv):
                 if variant == "eager":
                     wall, pgd_s = run_eager(torch, r, cuda, args.warmup, args.iters)
                 else:
-                    wall, pgd_s = run_graph(torch, r, args.warmup, args.iters)
+                    wall, pgd_s = run_graphed(torch, r, args.warmup, args.iters, variant == "graph_full")
             except Exception as e:  # report, keep going (the C++ bench reports an error likewise)
                 msg = " ".join(f"{type(e).__name__}: {e}".split())
                 print(f"{name}  error: {msg}", flush=True)

@@ -11,6 +11,7 @@
 
 #include "common/expect.h"
 #include "common/gpu_test.h"
+#include "common/tiny_models.h"
 #include "at_ebm/method/pgd_graph.h"
 #include "engine/device.h"
 #include "nn/models/model_config.h"
@@ -22,31 +23,15 @@ using namespace atebm::at_ebm;
 
 namespace {
 
-struct Model {
-  std::shared_ptr<nn::Module> net;
-  ScoreFn f;
-};
-
-// A small conv net (conv, BN, ReLU, pool, linear through the ResNet builder), in `device`.
-Model tiny_resnet(Device device) {
-  Generator gen(5);
-  Model m;
-  m.net = nn::build_model({{"arch", "resnet"}, {"block", "basic"}, {"layers", {1, 1, 1, 1}}, {"widths", {4, 4, 8, 8}},
-                           {"in_channels", 1}, {"num_classes", 1}, {"pool", 1}, {"mean", {0.5}}, {"std", {0.5}}},
-                          gen);
-  m.net->eval();
-  m.net->to(device);
-  nn::Module* raw = m.net.get();
-  m.f = [raw](const Tensor& x) { return nn::energy_logit(*raw, x); };
-  return m;
-}
+using Model = atebm::test::ScoredModel;
+using atebm::test::scored_tiny_resnet;
 
 using atebm::test::max_abs_diff;
 
 }  // namespace
 
 TEST(GraphedPgd, OnTheCpuIsExactlyPgd) {
-  Model m = tiny_resnet(Device::cpu());
+  Model m = scored_tiny_resnet(Device::cpu());
   const nn::NamedTensors params = m.net->named_parameters();
   GraphedPgd loop(m.f, params);
   Generator data(3), g1(0), g2(0);
@@ -69,7 +54,7 @@ namespace {
 // warm-up, then a new graph). Only CUDA replays.
 void check_graphed_pgd_against_pgd(const Device& device) {
   const bool replays = device.is_cuda();
-  Model m = tiny_resnet(device);
+  Model m = scored_tiny_resnet(device);
   const nn::NamedTensors params = m.net->named_parameters();
   GraphedPgd loop(m.f, params);
   Generator data(3), unused(0);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The trainer's whole GPU path on cuda_emu (ctest: emulated_gpu.train): a tiny model trained with
-# train.device=cuda (pinned batches, the PGD loop captured into a CUDA graph and replayed,
+# train.device=cuda (pinned batches, the PGD loop and the loss step captured into CUDA graphs and replayed,
 # checkpoints of device tensors), resumed, sampled on the device; its first iterations must match
 # the same run on the CPU (TF32 is on for training, so within 1e-4 relative, not bitwise). And two
 # iterations with the hand-written pipelined conv forward (train.conv_algo), likewise.
