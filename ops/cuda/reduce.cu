@@ -203,7 +203,8 @@ void sum_all(T* out, const T* x, int64_t n, const Device& dev) {
 
 // Rows per segment of a column sum over [outer, r, inner] with cols = outer·inner columns: r (no
 // split) when the columns alone give kColumnThreads threads or r is too short to halve, else
-// about r·cols / kColumnThreads, within [kMinSegment, r / kMaxSegments]. A function of the shape
+// about r·cols / kColumnThreads rows, but at least kMinSegment and at least r / kMaxSegments (so
+// at most kMaxSegments segments), and r when that would leave one segment. A function of the shape
 // alone, never of the device, so the summation order (and the bits) are the same everywhere.
 // Example: [1024, 16384] over dim 0 (16384 columns) → segments of 64 rows, 262144 threads,
 // where one thread per column walked all 1024 rows with 16384 threads.
