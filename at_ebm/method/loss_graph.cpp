@@ -39,7 +39,7 @@ LossTerms eager_step(const ScoreFn& f, const nn::NamedTensors& params, const Ten
 
 struct GraphedLossStep::Graph {
   std::string key;  // both shapes, dtype, device, r1_weight, compute_r1 and the math switches
-  int64_t runs = 0;
+  bool warmed_up = false;  // the key ran once eagerly (and passed its checks)
   Tensor real, fake;           // the fixed inputs
   LossTerms terms;             // the captured terms (without history), rewritten by each replay
   std::vector<Tensor> grads;   // params_[i]'s captured gradient (undefined: the loss does not reach it)
@@ -69,13 +69,11 @@ LossTerms GraphedLossStep::run(const Tensor& real, const Tensor& fake, double r1
     std::rotate(found, found + 1, graphs_.end());  // most recently used last
   }
   Graph& g = *graphs_.back();
-  if (g.runs == 0) {
+  if (!g.warmed_up) {
     LossTerms warm = eager_step(f_, params_, real, fake, r1_weight, compute_r1);  // warm-up, and the checks
-    g.runs = 1;
+    g.warmed_up = true;
     return warm;
   }
-  ++g.runs;
-
   if (!g.graph) {
     g.real = empty(real.shape(), {.dtype = real.dtype(), .device = real.device()});
     g.fake = empty(fake.shape(), {.dtype = fake.dtype(), .device = fake.device()});

@@ -15,7 +15,7 @@ namespace atebm::at_ebm {
 
 struct GraphedPgd::Graph {
   std::string key;  // shape, dtype, device and every option the captured loop depends on
-  int64_t runs = 0;
+  bool warmed_up = false;  // the key ran once eagerly (and passed its checks)
   Tensor x, x0;     // the loop's fixed input/output: the iterate and the ball's centre
 #ifdef ATEBM_WITH_CUDA
   std::unique_ptr<cuda::CudaGraph> graph;
@@ -42,13 +42,11 @@ Tensor GraphedPgd::run(const Tensor& start, const PgdOptions& opt, Generator& ge
     graph_->key = key;
   }
   Graph& g = *graph_;
-  if (g.runs == 0) {
+  if (!g.warmed_up) {
     Tensor warm = pgd(f_, start, opt, params_, gen);  // warm-up, and the checks
-    g.runs = 1;  // only once they passed: later runs of this key skip them
+    g.warmed_up = true;  // only once they passed: later runs of this key skip them
     return warm;
   }
-  ++g.runs;
-
   if (!g.graph) {
     g.x = empty(start.shape(), {.dtype = start.dtype(), .device = start.device()});
     g.x0 = empty(start.shape(), {.dtype = start.dtype(), .device = start.device()});

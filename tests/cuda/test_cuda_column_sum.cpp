@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "common/expect.h"
 #include "common/gpu_test.h"
 #include "engine/device.h"
 #include "engine/factories.h"
@@ -48,13 +49,6 @@ double worst_over_bound(const Tensor& got, const Tensor& want, const Tensor& bou
   return worst;
 }
 
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  const Tensor x = copy_to(a, Device::cpu(), DType::Float64), y = copy_to(b, Device::cpu(), DType::Float64);
-  double worst = 0.0;
-  for (int64_t i = 0; i < x.numel(); ++i) worst = std::max(worst, std::abs(x.data<double>()[i] - y.data<double>()[i]));
-  return worst;
-}
-
 TEST_P(CudaColumnSum, MatchesTheExactSumAndRepeatsBitwise) {
   const ColumnCase& c = GetParam();
   Generator gen(77);
@@ -73,7 +67,7 @@ TEST_P(CudaColumnSum, MatchesTheExactSumAndRepeatsBitwise) {
     const Tensor got = sum(x, {c.dim});
     ASSERT_EQ(got.shape(), exact.shape());
     EXPECT_LE(worst_over_bound(got, exact, bound), 1.0) << c.name << " " << dtype_name(dt);
-    EXPECT_EQ(max_abs_diff(sum(x, {c.dim}), got), 0.0) << c.name << " " << dtype_name(dt) << ": two runs differ";
+    EXPECT_EQ(test::max_abs_diff(sum(x, {c.dim}), got), 0.0) << c.name << " " << dtype_name(dt) << ": two runs differ";
   }
 }
 

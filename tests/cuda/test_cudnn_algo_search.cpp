@@ -17,6 +17,7 @@
 
 #include <cmath>
 
+#include "common/expect.h"
 #include "common/gpu_test.h"
 #include "engine/device.h"
 #include "engine/factories.h"
@@ -49,27 +50,17 @@ cpu::Conv2dGeometry geometry(int64_t n, int64_t c, int64_t h, int64_t w, int64_t
 
 TensorOptions f64_cuda() { return {.dtype = DType::Float64, .device = Device::cuda()}; }
 
-// A float64 copy on the CPU.
-Tensor on_cpu(const Tensor& t) { return copy_to(t, Device::cpu(), DType::Float64); }
-
-// Forward, grad-input and grad-weight of one problem under the current mode, on the CPU.
+// Forward, grad-input and grad-weight of one problem under the current mode.
 struct Trio {
   Tensor y, dx, dw;
 };
 Trio run_trio(const Tensor& x, const Tensor& w, const Tensor& g) {
   const Conv2dParams p{.padding = {1, 1}};
-  return {on_cpu(conv2d(x, w, Tensor(), p)), on_cpu(conv2d_grad_input(g, w, x.shape(), p)),
-          on_cpu(conv2d_grad_weight(x, g, w.shape(), p))};
+  return {conv2d(x, w, Tensor(), p), conv2d_grad_input(g, w, x.shape(), p), conv2d_grad_weight(x, g, w.shape(), p)};
 }
 
-double max_rel_diff(const Tensor& a, const Tensor& b) {
-  const Tensor ad = contiguous(a), bd = contiguous(b);
-  const double* pa = ad.data<double>();
-  const double* pb = bd.data<double>();
-  double worst = 0.0;
-  for (int64_t i = 0; i < ad.numel(); ++i) worst = std::max(worst, std::abs(pa[i] - pb[i]) / (1.0 + std::abs(pb[i])));
-  return worst;
-}
+using test::expect_close;
+using test::max_abs_diff;
 
 // Backward-data algorithm 0 and backward-filter algorithms 0 and 3 use atomics (cuDNN's own
 // determinism flags, which the emulator copies).
@@ -112,12 +103,12 @@ TEST_F(CudnnAlgoSearchTest, EachModeTakesItsRankingsFirstDeterministicAlgorithm)
     EXPECT_EQ(measured_algo[2], 2) << "0 is modeled faster but uses atomics";
   }
   // The same convolution either way (float64: different algorithms differ in rounding only).
-  EXPECT_LE(max_rel_diff(by_measure.y, by_heuristic.y), 1e-12);
-  EXPECT_LE(max_rel_diff(by_measure.dx, by_heuristic.dx), 1e-12);
-  EXPECT_LE(max_rel_diff(by_measure.dw, by_heuristic.dw), 1e-12);
+  expect_close(by_measure.y, by_heuristic.y, 1e-12, "forward");
+  expect_close(by_measure.dx, by_heuristic.dx, 1e-12, "grad-input");
+  expect_close(by_measure.dw, by_heuristic.dw, 1e-12, "grad-weight");
   // And the same again on a second call: the measured plan is cached, not searched anew.
   const Trio again = run_trio(x, w, g);
-  EXPECT_EQ(max_rel_diff(again.y, by_measure.y), 0.0);
+  EXPECT_EQ(max_abs_diff(again.y, by_measure.y), 0.0);
   EXPECT_EQ(cuda::cudnn_conv_choice(ConvPass::Forward, geo, DType::Float64).algo, measured_algo[0]);
 }
 
@@ -129,7 +120,7 @@ TEST_F(CudnnAlgoSearchTest, MeasuredSearchLeavesTheDefaultGeneratorAlone) {
   manual_seed(123);
   (void)conv2d(x, w, Tensor(), {.padding = {1, 1}});  // a new problem: searched now
   const Tensor got = rand({8});
-  EXPECT_EQ(max_rel_diff(on_cpu(got), on_cpu(expected)), 0.0);
+  EXPECT_EQ(max_abs_diff(got, expected), 0.0);
 }
 
 TEST_F(CudnnAlgoSearchTest, AProblemFirstMetDuringACaptureIsPlannedByHeuristics) {
@@ -146,14 +137,14 @@ TEST_F(CudnnAlgoSearchTest, AProblemFirstMetDuringACaptureIsPlannedByHeuristics)
   const Tensor y = conv2d(x2, w, Tensor(), {.padding = {1, 1}});
   ASSERT_NO_THROW(graph.capture_end()) << "a Find call inside the capture would have invalidated it";
   graph.replay();
-  const Tensor replayed = on_cpu(y);
+  const Tensor replayed = clone(y);
   set_cudnn_algo_search(CudnnAlgoSearch::Heuristic);
   const int heuristic = cuda::cudnn_conv_choice(ConvPass::Forward, fresh, DType::Float64).algo;
-  const Tensor reference = on_cpu(conv2d(x2, w, Tensor(), {.padding = {1, 1}}));
+  const Tensor reference = conv2d(x2, w, Tensor(), {.padding = {1, 1}});
   set_cudnn_algo_search(CudnnAlgoSearch::Measured);
   EXPECT_EQ(cuda::cudnn_conv_choice(ConvPass::Forward, fresh, DType::Float64).algo, heuristic)
       << "the capture planned the measured key by heuristics and kept it";
-  EXPECT_LE(max_rel_diff(replayed, reference), 1e-12);
+  expect_close(replayed, reference, 1e-12, "replayed forward");
   if (test::kGpuEmulated) {
     EXPECT_EQ(heuristic, 1);
     EXPECT_EQ(cuda::cudnn_conv_choice(ConvPass::Forward, geo, DType::Float64).algo, 0) << "the eager one measured";
