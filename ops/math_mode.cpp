@@ -52,6 +52,14 @@ const char* cudnn_algo_search_name(CudnnAlgoSearch search) {
   return search == CudnnAlgoSearch::Measured ? "measured" : "heuristic";
 }
 
+MathMode math_mode() { return {allow_tf32(), conv_algo(), cudnn_algo_search()}; }
+
+void set_math_mode(const MathMode& mode) {
+  set_allow_tf32(mode.tf32);
+  set_conv_algo(mode.conv_algo);
+  set_cudnn_algo_search(mode.cudnn_algo_search);
+}
+
 MathModeScope::MathModeScope(bool tf32, ConvAlgo algo, CudnnAlgoSearch search)
     : tf32_(allow_tf32()), algo_(conv_algo()), search_(cudnn_algo_search()) {
   set_allow_tf32(tf32);

@@ -60,6 +60,17 @@ CudnnAlgoSearch cudnn_algo_search();
 CudnnAlgoSearch cudnn_algo_search_from_name(std::string_view name);
 const char* cudnn_algo_search_name(CudnnAlgoSearch search);
 
+/// The three switches together: what a run was trained with (train.tf32, train.conv_algo,
+/// train.cudnn_algo_search), what a command applies. Defaults: the process defaults above.
+struct MathMode {
+  bool tf32 = true;
+  ConvAlgo conv_algo = ConvAlgo::Cudnn;
+  CudnnAlgoSearch cudnn_algo_search = CudnnAlgoSearch::Heuristic;
+};
+/// The current values, and all three set at once.
+MathMode math_mode();
+void set_math_mode(const MathMode& mode);
+
 class MathModeScope {
  public:
   /// `search` defaults to the current value (kept, and restored: a no-op).

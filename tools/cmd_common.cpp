@@ -33,6 +33,27 @@ void add_model_options(CLI::App& sub, ModelChoice& m, const std::string& run_hel
 void add_compute_options(CLI::App& sub, ModelChoice& m) {
   sub.add_option("--threads", m.threads, "CPU threads (default: OMP_NUM_THREADS or all cores)");
   sub.add_option("--device", m.device, "cpu or cuda[:I]");
+  m.tf32_opt = sub.add_flag("--tf32,!--no-tf32", m.tf32,
+                            "On CUDA, let float32 matmuls and convs use TF32 tensor cores (default: the run's "
+                            "train.tf32, else on)");
+  m.conv_algo_opt = sub.add_option("--conv-algo", m.conv_algo,
+                                   "conv2d forward on CUDA (default: the run's train.conv_algo, else cudnn)")
+                        ->check(CLI::IsMember({"cudnn", "implicit_gemm", "implicit_gemm_pipelined"}));
+  m.search_opt = sub.add_option("--cudnn-algo-search", m.cudnn_algo_search,
+                                "How cuDNN's algorithms are chosen (default: the run's train.cudnn_algo_search, "
+                                "else heuristic)")
+                     ->check(CLI::IsMember({"heuristic", "measured"}));
+}
+
+void apply_math_options(const ModelChoice& m, MathMode base, const Device& device) {
+  if (m.tf32_opt != nullptr && m.tf32_opt->count() > 0) base.tf32 = m.tf32;
+  if (m.conv_algo_opt != nullptr && m.conv_algo_opt->count() > 0) base.conv_algo = conv_algo_from_name(m.conv_algo);
+  if (m.search_opt != nullptr && m.search_opt->count() > 0)
+    base.cudnn_algo_search = cudnn_algo_search_from_name(m.cudnn_algo_search);
+  set_math_mode(base);
+  if (device.is_cuda())
+    fmt::print("{}: TF32 {}, conv forward {}, cuDNN algorithms {}\n", device.str(), base.tf32 ? "on" : "off",
+               conv_algo_name(base.conv_algo), cudnn_algo_search_name(base.cudnn_algo_search));
 }
 
 void check_model_choice(const ModelChoice& m) {
@@ -46,7 +67,9 @@ std::string run_path(const ModelChoice& m, const std::string& name) {
 at_ebm::SamplingSetup open_model(const ModelChoice& m) {
   if (m.threads > 0) set_num_threads(m.threads);
   const Device device = Device::parse(m.device);
-  return m.run.empty() ? at_ebm::open_model_file(m.model, device) : at_ebm::open_run(m.run, device);
+  at_ebm::SamplingSetup setup = m.run.empty() ? at_ebm::open_model_file(m.model, device) : at_ebm::open_run(m.run, device);
+  apply_math_options(m, setup.math, device);
+  return setup;
 }
 
 data::DatasetPtr open_at_model_shape(at_ebm::SamplingSetup& setup, const nlohmann::json& specs,

@@ -18,6 +18,7 @@
 #include "at_ebm/method/sampler.h"
 #include "engine/tensor.h"
 #include "nn/io/model_file.h"
+#include "ops/math_mode.h"
 
 namespace atebm::cli {
 
@@ -30,10 +31,15 @@ nlohmann::json spec_json(const std::string& text, const std::string& what);
 
 // ---- which model, and where it runs --------------------------------------------------------
 
-/// --run DIR | --model FILE (exactly one), --threads, --device.
+/// --run DIR | --model FILE (exactly one), --threads, --device, and how the model computes on
+/// CUDA: --tf32/--no-tf32, --conv-algo, --cudnn-algo-search (ops/math_mode.h), each replacing
+/// the run's train.* setting (or the default) only when given.
 struct ModelChoice {
   std::string run, model, device = "cpu";
   int threads = 0;  // 0: OMP_NUM_THREADS or all cores
+  bool tf32 = true;
+  std::string conv_algo, cudnn_algo_search;
+  CLI::Option *tf32_opt = nullptr, *conv_algo_opt = nullptr, *search_opt = nullptr;
 };
 
 inline constexpr const char* kRunHelp = "Training run folder (model.safetensors + config.json)";
@@ -43,8 +49,14 @@ inline constexpr const char* kModelHelp = "Model file (nn::save_model) instead o
 void add_model_options(CLI::App& sub, ModelChoice& m, const std::string& run_help = kRunHelp,
                        const std::string& model_help = kModelHelp);
 
-/// Adds --threads and --device (the last options of every model command).
+/// Adds --threads, --device, --tf32/--no-tf32, --conv-algo and --cudnn-algo-search (the last
+/// options of every model command).
 void add_compute_options(CLI::App& sub, ModelChoice& m);
+
+/// `base` with the math options that were given replaced; sets the process-wide switches to
+/// the result and, when `device` is a GPU, prints them ("cuda:0: TF32 on, conv forward cudnn,
+/// cuDNN algorithms heuristic") so that a log says how the numbers were computed.
+void apply_math_options(const ModelChoice& m, MathMode base, const Device& device);
 
 /// Usage error "give exactly one of --run DIR and --model FILE" unless exactly one was given.
 void check_model_choice(const ModelChoice& m);
@@ -52,8 +64,9 @@ void check_model_choice(const ModelChoice& m);
 /// DIR/name for --run DIR.
 std::string run_path(const ModelChoice& m, const std::string& name);
 
-/// Sets the thread count when given, then opens the run folder or the model file on --device.
-/// For a model file setup.shape stays unknown until the first open_at_model_shape().
+/// Sets the thread count when given, then opens the run folder or the model file on --device,
+/// then applies the math options over setup.math (apply_math_options). For a model file
+/// setup.shape stays unknown until the first open_at_model_shape().
 at_ebm::SamplingSetup open_model(const ModelChoice& m);
 
 /// The images of `specs` (a spec string or a JSON list of them) converted to the model's image

@@ -39,7 +39,7 @@ struct FidArgs {
   int64_t n = 0, batch_size = 50, is_splits = 10;
   uint64_t seed = 0;
   bool kid = false, is = false;
-  ModelChoice compute;  // only --threads and --device (add_compute_options); the model is Inception
+  ModelChoice compute;  // only the compute options (add_compute_options); the model is Inception
 };
 
 struct ImageSet {
@@ -146,6 +146,7 @@ int run_fid(const FidArgs& a) {
   check_args(a);
   if (a.compute.threads > 0) set_num_threads(a.compute.threads);
   const Device device = Device::parse(a.compute.device);
+  apply_math_options(a.compute, MathMode{}, device);
   const auto t0 = Clock::now();
   FeatureNet net = open_feature_net(a, device);
 

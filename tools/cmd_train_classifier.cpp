@@ -28,7 +28,7 @@ struct TrainClassifierArgs {
   int64_t epochs = 5, batch_size = 128;
   double lr = 1e-3;
   uint64_t seed = 0;
-  ModelChoice compute;  // only --threads and --device (add_compute_options)
+  ModelChoice compute;  // only the compute options (add_compute_options)
 };
 
 // Usage problems found before any data is read: each one a usage error (exit code 2).
@@ -55,6 +55,7 @@ at_ebm::ClassifierOptions options_from(const TrainClassifierArgs& a) {
 int run_train_classifier(const TrainClassifierArgs& a) {
   at_ebm::ClassifierOptions opt = options_from(a);
   if (a.compute.threads > 0) set_num_threads(a.compute.threads);
+  apply_math_options(a.compute, MathMode{}, Device::parse(a.compute.device));
   opt.train = data::open_dataset(a.data);
   opt.test = data::open_dataset(a.test, opt.train->shape());
   fmt::print("train: {} ({} images, {}, {} classes)\ntest: {} ({} images)\n", a.data, opt.train->size(),

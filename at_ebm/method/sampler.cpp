@@ -129,6 +129,26 @@ SampleOptions sample_options_from(const json& config, const std::string& file) {
   return s;
 }
 
+// train.tf32, train.conv_algo and train.cudnn_algo_search over the defaults.
+MathMode math_mode_from(const json& config, const std::string& file) {
+  MathMode m;
+  if (!config.contains("train") || config.at("train").is_null()) return m;
+  const json& t = config.at("train");
+  const std::string where = file + ": train";
+  ATEBM_CHECK(t.is_object(), "{}: expected an object, got {}", where, t.dump());
+  read_field(t, "tf32", m.tf32, where);
+  std::string algo = conv_algo_name(m.conv_algo), search = cudnn_algo_search_name(m.cudnn_algo_search);
+  read_field(t, "conv_algo", algo, where);
+  read_field(t, "cudnn_algo_search", search, where);
+  try {
+    m.conv_algo = conv_algo_from_name(algo);
+    m.cudnn_algo_search = cudnn_algo_search_from_name(search);
+  } catch (const Error& e) {
+    ATEBM_FAIL("{}: {}", where, e.what());
+  }
+  return m;
+}
+
 data::ImageShape shape_field(const json& shape, const std::string& where) {
   std::vector<int64_t> v;
   try {
@@ -249,6 +269,7 @@ SamplingSetup open_run(const std::string& dir, Device device) {
   SamplingSetup s = open_model_file((std::filesystem::path(dir) / "model.safetensors").string(), device);
   s.run_dir = dir;
   s.sample = sample_options_from(config, config_path);
+  s.math = math_mode_from(config, config_path);
 
   ATEBM_CHECK(config.contains("data") && config.at("data").is_object(), "{}: missing the object 'data'", config_path);
   const json& d = config.at("data");

@@ -22,6 +22,7 @@
 #include "at_ebm/data/dataset.h"
 #include "at_ebm/method/pgd.h"
 #include "nn/module.h"
+#include "ops/math_mode.h"
 
 namespace atebm::at_ebm {
 
@@ -81,11 +82,15 @@ struct SamplingSetup {
   nlohmann::json p0;                  // run: sample.p0, else data.p0; null for a bare model file
   SampleOptions sample;               // run: its "sample" block over the defaults
   std::string run_dir;                // "" for a bare model file
+  MathMode math;                      // how the model runs on CUDA: a run's train.tf32,
+                                      // train.conv_algo and train.cudnn_algo_search (what it was
+                                      // trained with); the defaults for a bare model file
 };
 
 /// A run folder written by the trainer: DIR/model.safetensors and DIR/config.json with
 /// {"model": ..., "data": {"train": SPEC, "p0": SPEC | [SPEC, ...], "shape": [C, H, W]?},
-///  "sample": {"steps", "step_size", "n", "batch_size", "seed", "p0"?}} (missing sample fields keep
+///  "sample": {"steps", "step_size", "n", "batch_size", "seed", "p0"?},
+///  "train": {"tf32", "conv_algo", "cudnn_algo_search"}?} (missing sample and train fields keep
 /// the defaults; without data.shape the shape comes from the model and the train spec).
 /// Throws atebm::Error naming the file and field that is missing or wrong.
 SamplingSetup open_run(const std::string& dir, Device device = Device::cpu());

@@ -212,6 +212,33 @@ TEST(Sampler, OpenRunReadsModelShapeP0AndSampleSettings) {
   fs::remove_all(dir);
 }
 
+// A run samples with the CUDA math it was trained with (train.tf32, conv_algo, cudnn_algo_search).
+TEST(Sampler, OpenRunReadsTheRunsCudaMathSettings) {
+  const fs::path dir = temp_dir("run_math");
+  auto model = tiny_model(3);
+  nn::save_model((dir / "model.safetensors").string(), *model, tiny_resnet_config());
+  const std::string data = R"("data": {"p0": "uniform:5", "shape": [1, 8, 8]})";
+  write_text(dir / "config.json", "{" + data + "}");
+  const MathMode defaults = open_run(dir.string()).math;
+  EXPECT_TRUE(defaults.tf32);
+  EXPECT_EQ(defaults.conv_algo, ConvAlgo::Cudnn);
+  EXPECT_EQ(defaults.cudnn_algo_search, CudnnAlgoSearch::Heuristic);
+
+  write_text(dir / "config.json", "{" + data + R"(, "train": {"tf32": false, "conv_algo": "implicit_gemm_pipelined",
+    "cudnn_algo_search": "measured", "max_iters": 3}})");
+  const MathMode m = open_run(dir.string()).math;
+  EXPECT_FALSE(m.tf32);
+  EXPECT_EQ(m.conv_algo, ConvAlgo::ImplicitGemmPipelined);
+  EXPECT_EQ(m.cudnn_algo_search, CudnnAlgoSearch::Measured);
+  EXPECT_TRUE(allow_tf32());  // reading a run changes no process-wide switch
+
+  write_text(dir / "config.json", "{" + data + R"(, "train": {"conv_algo": "winograd"}})");
+  test::expect_error([&] { open_run(dir.string()); }, {"config.json: train", "winograd", "implicit_gemm"});
+  write_text(dir / "config.json", "{" + data + R"(, "train": {"tf32": "yes"}})");
+  test::expect_error([&] { open_run(dir.string()); }, {"train.tf32", "wrong type"});
+  fs::remove_all(dir);
+}
+
 TEST(Sampler, OpenModelFileLeavesTheShapeToTheData) {
   const fs::path dir = temp_dir("model");
   auto model = tiny_model(4);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The trainer's whole GPU path on cuda_emu (ctest: emulated_gpu.train): a tiny model trained with
 # train.device=cuda (pinned batches, the PGD loop and the loss step captured into CUDA graphs and replayed,
-# checkpoints of device tensors), resumed, sampled on the device; its first iterations must match
+# checkpoints of device tensors), resumed, sampled on the device (with the run's CUDA math settings
+# unless options replace them); its first iterations must match
 # the same run on the CPU (TF32 is on for training, so within 1e-4 relative, not bitwise). And two
 # iterations with the hand-written pipelined conv forward (train.conv_algo), likewise.
 #   train_on_emulated_gpu.sh ATEBM OUT_DIR
@@ -16,8 +17,19 @@ short=(train.max_iters=4 train.checkpoint_every=2)
 "$atebm" train --out "$out/cuda" --resume train.max_iters=6
 "$atebm" train --config "$config" --out "$out/cpu" "${short[@]}" train.device=cpu
 "$atebm" train --config "$config" --out "$out/igemm" train.max_iters=2 train.conv_algo=implicit_gemm_pipelined
-"$atebm" sample --run "$out/cuda" --n 8 --steps 4 --device cuda --npy "$out/samples.npy"
+# Sampling runs with the math its run was trained with (train.tf32, conv_algo, cudnn_algo_search),
+# unless options replace it; on a GPU the command says which.
+expect_line() {  # expect_line TEXT FILE
+  grep -qF "$1" "$2" || { echo "expected '$1' in the output of sample:" >&2; cat "$2" >&2; exit 1; }
+}
+"$atebm" sample --run "$out/cuda" --n 8 --steps 4 --device cuda --npy "$out/samples.npy" | tee "$out/sample.log"
 [ -s "$out/samples.npy" ] || { echo "no samples written" >&2; exit 1; }
+expect_line "cuda:0: TF32 on, conv forward cudnn, cuDNN algorithms heuristic" "$out/sample.log"
+"$atebm" sample --run "$out/igemm" --n 2 --steps 1 --device cuda --npy "$out/igemm.npy" | tee "$out/igemm.log"
+expect_line "conv forward implicit_gemm_pipelined" "$out/igemm.log"
+"$atebm" sample --run "$out/igemm" --n 2 --steps 1 --device cuda --npy "$out/igemm.npy" --no-tf32 --conv-algo cudnn \
+  | tee "$out/igemm.log"
+expect_line "cuda:0: TF32 off, conv forward cudnn," "$out/igemm.log"
 
 lines=$(wc -l <"$out/cuda/metrics.jsonl")
 [ "$lines" -eq 6 ] || { echo "expected 6 metric lines after the resume, got $lines" >&2; exit 1; }

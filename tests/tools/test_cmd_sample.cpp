@@ -77,6 +77,13 @@ TEST_F(CmdSample, NpzFramesAndRunDefaults) {
   EXPECT_EQ(info.width, 3 * 10 + 2);  // n = 3 from the run's sample block, in one row
   EXPECT_EQ(info.height, 12);
 
+  // The CUDA math options are accepted on the CPU too (where they change nothing), and say
+  // nothing there.
+  r = atebm("sample --run " + path("run") + " --no-tf32 --conv-algo implicit_gemm --cudnn-algo-search measured " +
+            "--npy " + path("m.npy"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find("TF32"), std::string::npos) << r.out;
+
   r = atebm("sample --run " + path("run") + " --n 4 --npz " + path("s.npz") + " --frames " + path("frames"));
   ASSERT_EQ(r.code, 0) << r.err;
   const data::DatasetPtr samples = data::open_npz(path("s.npz"), "samples");
@@ -98,7 +105,9 @@ TEST_F(CmdSample, UsageErrorsExitWith2) {
         "sample --model " + model_ + " --p0 uniform:4@size=8 --npy a.npy --npz b.npz",              // conflict
         "sample --model " + model_ + " --p0 uniform:4@size=8 --n 0 --npy a.npy",                    // bad value
         "translate --model " + model_ + " --grid " + path("t.png"),                                 // no input
-        "inpaint --model " + model_ + " --input uniform:4@size=8 --mask centre:2 --grid " + path("i.png")}) {
+        "inpaint --model " + model_ + " --input uniform:4@size=8 --mask centre:2 --grid " + path("i.png"),
+        "sample --model " + model_ + " --p0 uniform:4@size=8 --npy a.npy --conv-algo winograd",       // bad name
+        "denoise --model " + model_ + " --input uniform:4@size=8 --grid d.png --cudnn-algo-search fast"}) {
     const Result r = atebm(args);
     EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
     EXPECT_NE(r.err.find("usage error"), std::string::npos) << r.err;
@@ -107,10 +116,15 @@ TEST_F(CmdSample, UsageErrorsExitWith2) {
 }
 
 TEST_F(CmdSample, RuntimeErrorsExitWith1OnOneLine) {
+  fs::create_directories(path("badrun"));
+  fs::copy_file(model_, path("badrun/model.safetensors"));
+  std::ofstream(path("badrun/config.json"))
+      << R"({"data": {"p0": "uniform:4", "shape": [1, 8, 8]}, "train": {"conv_algo": "winograd"}})";
   for (const std::string& args :
        {"sample --model " + path("missing.safetensors") + " --p0 uniform:4@size=8 --npy " + path("x.npy"),
         "sample --model " + model_ + " --p0 nosuchkind:4 --npy " + path("x.npy"),
         "sample --run " + path("norun"),
+        "sample --run " + path("badrun"),  // train.conv_algo names no algorithm
         "inpaint --model " + model_ + " --input uniform:4@size=8 --mask " + path("missing.png") + " --grid " +
             path("i.png")}) {
     const Result r = atebm(args);
