@@ -193,6 +193,17 @@ void BM_cuda_sum_columns(benchmark::State& state) {
   });
 }
 
+// max over the same leading dimension: values and int64 indices written, [n / 1024] each.
+void BM_cuda_max_columns(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  report_errors(state, [&] {
+    const int64_t n = state.range(0);
+    const Tensor a = rand({1024, n / 1024}, kGpu);
+    run_bandwidth(state, n, kF * static_cast<double>(n + n / 1024) + 8.0 * static_cast<double>(n / 1024),
+                  [&] { return max(a, 0).values; });
+  });
+}
+
 // ---- one training iteration of the CIFAR recipe ----
 
 constexpr int64_t kBatch = 32;
@@ -383,6 +394,7 @@ ATEBM_BANDWIDTH_BENCH(BM_cuda_exp);
 ATEBM_BANDWIDTH_BENCH(BM_cuda_sum_all);
 ATEBM_BANDWIDTH_BENCH(BM_cuda_sum_rows);
 ATEBM_BANDWIDTH_BENCH(BM_cuda_sum_columns);
+ATEBM_BANDWIDTH_BENCH(BM_cuda_max_columns);
 #undef ATEBM_BANDWIDTH_BENCH
 // A fixed number of iterations: one iteration is tens of milliseconds, and the two warm-up
 // iterations inside each benchmark already absorb the first-call costs.

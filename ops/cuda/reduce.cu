@@ -12,9 +12,10 @@
 // shape (never on the grid size), so results are bitwise reproducible. Blocks are kThreads wide.
 // (The CPU adds float32 runs of 1024 in float before widening, so float32 sums of the two
 // devices agree to rounding, not bitwise; float64 sums differ only in the order of additions.)
-// max/min: one thread per output scanning r in order, or for rows of at least 32 contiguous
-// elements one warp per row whose lanes combine (value, position) pairs by a total order, so
-// both give exactly the CPU's answer.
+// max/min: for rows of at least 32 contiguous elements one warp per row whose lanes combine
+// (value, position) pairs by a total order; otherwise one thread per (segment, column) scanning
+// its rows in order (segments as for the sums), then the segments combined by the same order.
+// Either way exactly the CPU's answer.
 #include <algorithm>
 #include <cmath>
 
@@ -122,18 +123,21 @@ __device__ __forceinline__ bool takes(bool is_max, T ov, int64_t oi, T v, int64_
   return is_max ? ov > v : ov < v;
 }
 
-// x [outer, r, inner] contiguous → values/indices [outer, inner]: one thread per output; the
-// same sequential scan as the CPU kernel.
+// x [outer, r, inner] contiguous → the extreme of each (segment, column): segment s holds rows
+// [s·seg, min(r, (s + 1)·seg)), column q = o·inner + c; values/indices [nseg, outer·inner]. Each
+// thread scans its rows in order, as the CPU kernel does. nseg = 1 (seg = r) gives the answer
+// itself; else extreme_combine_kernel takes the extreme of the segments.
 template <typename T>
-__global__ void extreme_column_kernel(bool is_max, const T* x, int64_t outer, int64_t r, int64_t inner, T* values,
-                                      int64_t* indices) {
-  const int64_t n = outer * inner;
+__global__ void extreme_segment_kernel(bool is_max, const T* x, int64_t outer, int64_t r, int64_t inner, int64_t seg,
+                                       int64_t nseg, T* values, int64_t* indices) {
+  const int64_t cols = outer * inner, n = nseg * cols;
   for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < n; t += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t o = t / inner, c = t % inner;
+    const int64_t s = t / cols, q = t % cols, o = q / inner, c = q % inner;
+    const int64_t lo = s * seg, hi = min64(r, lo + seg);
     const T* p = x + o * r * inner + c;
-    T best = p[0];
-    int64_t arg = 0;
-    for (int64_t i = 1; i < r; ++i) {
+    T best = p[lo * inner];
+    int64_t arg = lo;
+    for (int64_t i = lo + 1; i < hi; ++i) {
       const T v = p[i * inner];
       if (takes(is_max, v, i, best, arg)) {
         best = v;
@@ -142,6 +146,27 @@ __global__ void extreme_column_kernel(bool is_max, const T* x, int64_t outer, in
     }
     values[t] = best;
     indices[t] = arg;
+  }
+}
+
+// The segments' extremes [nseg, cols] → values/indices [cols], combined by `takes` (a total
+// order, so the result is the sequential scan's).
+template <typename T>
+__global__ void extreme_combine_kernel(bool is_max, const T* seg_values, const int64_t* seg_indices, int64_t nseg,
+                                       int64_t cols, T* values, int64_t* indices) {
+  for (int64_t q = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; q < cols; q += int64_t{gridDim.x} * blockDim.x) {
+    T best = seg_values[q];
+    int64_t arg = seg_indices[q];
+    for (int64_t s = 1; s < nseg; ++s) {
+      const T v = seg_values[s * cols + q];
+      const int64_t i = seg_indices[s * cols + q];
+      if (takes(is_max, v, i, best, arg)) {
+        best = v;
+        arg = i;
+      }
+    }
+    values[q] = best;
+    indices[q] = arg;
   }
 }
 
@@ -284,10 +309,26 @@ void reduce_max_min(bool is_max, const Tensor& values, const Tensor& indices, co
     if (inner == 1 && r >= kWarp) {
       ATEBM_LAUNCH(grid_for_warps(outer), kThreads, 0, current_stream(), extreme_row_warp_kernel<scalar_t>)
           (is_max, px, outer, r, pv, pi);
-    } else {
-      ATEBM_LAUNCH(grid_for(outer * inner), kThreads, 0, current_stream(), extreme_column_kernel<scalar_t>)
-          (is_max, px, outer, r, inner, pv, pi);
+      ATEBM_CUDA_CHECK_LAUNCH();
+      return;
     }
+    // Columns (or rows too short for a warp): segmented like the column sums when there are
+    // too few columns to keep the GPU busy.
+    const int64_t cols = outer * inner, seg = inner == 1 ? r : column_segment(r, cols);
+    if (seg == r) {
+      ATEBM_LAUNCH(grid_for(cols), kThreads, 0, current_stream(), extreme_segment_kernel<scalar_t>)
+          (is_max, px, outer, r, inner, r, 1, pv, pi);
+      ATEBM_CUDA_CHECK_LAUNCH();
+      return;
+    }
+    const int64_t nseg = (r + seg - 1) / seg;
+    const Tensor seg_values = empty({nseg, cols}, {.dtype = x.dtype(), .device = x.device()});
+    const Tensor seg_indices = empty({nseg, cols}, {.dtype = DType::Int64, .device = x.device()});
+    ATEBM_LAUNCH(grid_for(nseg * cols), kThreads, 0, current_stream(), extreme_segment_kernel<scalar_t>)
+        (is_max, px, outer, r, inner, seg, nseg, seg_values.data<scalar_t>(), seg_indices.data<int64_t>());
+    ATEBM_CUDA_CHECK_LAUNCH();
+    ATEBM_LAUNCH(grid_for(cols), kThreads, 0, current_stream(), extreme_combine_kernel<scalar_t>)
+        (is_max, seg_values.data<scalar_t>(), seg_indices.data<int64_t>(), nseg, cols, pv, pi);
     ATEBM_CUDA_CHECK_LAUNCH();
   });
 }
