@@ -21,9 +21,12 @@
 //    emulated GPU, CUDA_EMU_SCHEDULE=warp with CUDA_EMU_CP_ASYNC=eager makes such a bug show.)
 // 2. No division per gathered element. A = x gathered at r = (c, i, j): the teaching kernel
 //    divides r by kh·kw and kw for each of its 8 elements per step. Here every thread walks r in
-//    the same order, one tap at a time (TapWalker: j + 1, carrying into i and c), so a gathered
-//    element costs its bounds compares and an address; the carry branch is the same for the
-//    whole warp.
+//    the same order, one tap at a time (TapWalker: j + 1, carrying into i and c), and what a
+//    tap adds to the address and to the input coordinates is the same for every thread (a
+//    candidate for uniform registers, computed once per warp); what is the thread's own (its
+//    window's corner and offset) is computed once per block. A gathered element then costs two
+//    adds, two unsigned compares, an address and the copy; the carry branch is the same for
+//    the whole warp.
 //    Thread t owns output position m0 + t and gathers all 16 taps of a step: a warp reads 32
 //    neighbouring ow, i.e. consecutive addresses of x (4-byte copies, as a tap shifts the window
 //    by one element and breaks 16-byte alignment).
@@ -88,9 +91,13 @@ struct Tile {
   static_assert(kStageFloats % 8 == 0 && (kBK * kLdA) % 8 == 0 && (16 * kLdB) % 8 == 0 && (16 * kLdC) % 8 == 0);
 };
 
-// The reduction index a thread gathers next, r = (c·kh + i)·kw + j, advanced one tap at a time.
+// The reduction index a block gathers next, r = (c·kh + i)·kw + j, advanced one tap at a time,
+// with what the tap adds to any output position's gather: the offset (di, dj) = (i·dh, j·dw) of
+// its input coordinate and off = (c·H + di)·W + dj of its element in the sample. None of it
+// depends on the thread, so the compiler may keep the walk in uniform registers (one computation
+// per warp, on the uniform datapath of sm_75 and later; not checked here: no SASS disassembler).
 struct TapWalker {
-  int r, c, i, j;
+  int r, c, i, j, di, dj, off;
   __device__ __forceinline__ void start(int r0, const ConvShape& s) {
     const int taps = s.kh * s.kw;
     r = r0;
@@ -98,33 +105,54 @@ struct TapWalker {
     const int tap = r0 - c * taps;
     i = tap / s.kw;
     j = tap - i * s.kw;
+    di = i * s.dh;
+    dj = j * s.dw;
+    off = (c * s.H + di) * s.W + dj;
   }
   __device__ __forceinline__ void next(const ConvShape& s) {
     ++r;
+    dj += s.dw;
+    off += s.dw;
     if (++j == s.kw) {
       j = 0;
+      dj = 0;
+      di += s.dh;
       if (++i == s.kh) {
         i = 0;
+        di = 0;
         ++c;
       }
+      off = (c * s.H + di) * s.W;
     }
   }
 };
 
+// The output position thread t gathers A for: its input window's top-left (ih0, iw0) and that
+// element's offset in the sample, base = ih0·W + iw0 (may be negative). A tap then reads
+// x_n[base + off] when 0 <= ih0 + di < H and 0 <= iw0 + dj < W, one unsigned compare each; for a
+// position past M, ih0 is −2^30, which fails the first compare for every tap (di < 2^30).
+struct PipelinedRow {
+  const float* x_n;
+  int ih0, iw0, base;
+};
+
+__device__ __forceinline__ PipelinedRow pipelined_row(const float* x, const ConvShape& s, int64_t m) {
+  const GatherRow<float> g = gather_row(x, s, m);
+  if (!g.valid) return {x, -(1 << 30), 0, 0};
+  return {g.x_n, g.ih0, g.iw0, g.ih0 * s.W + g.iw0};
+}
+
 // As[rr][t] = A[m0 + t, r + rr] for the next kBK taps of `tap`: cp.async of x, or a plain zero
 // store (padding, past R, past M).
-__device__ __forceinline__ void gather_a_async(float* As, const ConvShape& s, const GatherRow<float>& row,
-                                               TapWalker& tap, int t) {
+__device__ __forceinline__ void gather_a_async(float* As, const ConvShape& s, const PipelinedRow& row, TapWalker& tap,
+                                               int t) {
   for (int rr = 0; rr < kBK; ++rr, tap.next(s)) {
     float* dst = As + rr * kLdA + t;
-    if (row.valid && tap.r < s.R) {
-      const int ih = row.ih0 + tap.i * s.dh, iw = row.iw0 + tap.j * s.dw;
-      if (ih >= 0 && ih < s.H && iw >= 0 && iw < s.W) {
-        __pipeline_memcpy_async(dst, row.x_n + (int64_t{tap.c} * s.H + ih) * s.W + iw, sizeof(float));
-        continue;
-      }
-    }
-    *dst = 0.0f;
+    const unsigned ih = static_cast<unsigned>(row.ih0 + tap.di), iw = static_cast<unsigned>(row.iw0 + tap.dj);
+    if (tap.r < s.R && ih < static_cast<unsigned>(s.H) && iw < static_cast<unsigned>(s.W))
+      __pipeline_memcpy_async(dst, row.x_n + (row.base + tap.off), sizeof(float));
+    else
+      *dst = 0.0f;
   }
 }
 
@@ -167,7 +195,7 @@ __global__ void __launch_bounds__(kBlock)
   const int z = static_cast<int>(blockIdx.z), splits = static_cast<int>(gridDim.z);
   const int first = static_cast<int>(int64_t{z} * steps / splits);
   const int count = static_cast<int>(int64_t{z + 1} * steps / splits) - first;
-  const GatherRow<float> row = gather_row(x, s, m0 + t);
+  const PipelinedRow row = pipelined_row(x, s, m0 + t);
   TapWalker tap;
   tap.start(first * kBK, s);
   // Step q (of this block's count) goes to stage buffer q % kStages.

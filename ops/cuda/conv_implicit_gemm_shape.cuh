@@ -24,11 +24,14 @@ struct ConvShape {
 inline ConvShape make_shape(const cpu::Conv2dGeometry& g) {
   ATEBM_CHECK(g.groups == 1, "conv2d (implicit gemm): groups = {} is not implemented (only groups = 1)", g.groups);
   ATEBM_CHECK(g.h_out() >= 1 && g.w_out() >= 1, "conv2d (implicit gemm): empty output {}x{}", g.h_out(), g.w_out());
-  // Coordinates (oh·s − p + i·d) and per-sample offsets are computed in int: keep every extent
-  // far from overflow. R and K index w in int64 but are ints themselves.
+  // Coordinates (oh·s − p + i·d) and offsets within a sample (up to (C + 1)·H·W: a tap walk
+  // may run one channel past C before it stops; a window corner's ih0·W + iw0, within the padded
+  // plane) are computed in int: keep every extent far from overflow. R and K index w in int64
+  // but are ints themselves.
   const int64_t limit = int64_t{1} << 30;
-  const bool fits = g.c_in * g.kh * g.kw < INT_MAX && g.c_out < INT_MAX && g.h + 2 * g.pad_h < limit &&
-                    g.w + 2 * g.pad_w < limit && g.dil_h * g.kh < limit && g.dil_w * g.kw < limit &&
+  const bool fits = g.c_in * g.kh * g.kw < INT_MAX && (g.c_in + 1) * g.h * g.w < INT_MAX && g.c_out < INT_MAX &&
+                    g.h + 2 * g.pad_h < limit && g.w + 2 * g.pad_w < limit &&
+                    (g.h + 2 * g.pad_h + 1) * (g.w + 2 * g.pad_w + 1) < INT_MAX && g.dil_h * g.kh < limit && g.dil_w * g.kw < limit &&
                     g.stride_h < limit && g.stride_w < limit;
   ATEBM_CHECK(fits,
               "conv2d (implicit gemm): input [{}, {}, {}, {}] with weight [{}, {}, {}, {}] is too large for the "
