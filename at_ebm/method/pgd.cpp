@@ -68,15 +68,20 @@ Tensor random_start(const Tensor& x0, const Tensor& mask, const PgdOptions& opt,
   return contiguous(x);
 }
 
-// ∇x Σ_i f(x)_i at the current iterate, with grad mode on whatever the caller's mode is.
-Tensor input_gradient(const ScoreFn& f, const Tensor& x) {
+// f(x) and ∇x Σ_i f(x)_i at the current iterate, with grad mode on whatever the caller's mode
+// is. The scores come back without history.
+struct ScoresAndGradient {
+  Tensor scores, gradient;
+};
+ScoresAndGradient input_gradient(const ScoreFn& f, const Tensor& x) {
   GradModeGuard grad_on(true);
   const Tensor xg = detach(x).set_requires_grad(true);
   const Tensor y = f(xg);
   ATEBM_CHECK(y.defined() && y.dim() == 1 && y.size(0) == x.size(0),
               "pgd: the score function must return shape [{}] (one logit per sample), got {}", x.size(0),
               y.defined() ? shape_str(y.shape()) : std::string("an undefined tensor"));
-  return grad({sum(y)}, {xg})[0];
+  Tensor g = grad({sum(y)}, {xg})[0];
+  return {detach(y), std::move(g)};
 }
 
 }  // namespace
@@ -96,6 +101,11 @@ FreezeParameters::~FreezeParameters() {
 
 Tensor pgd(const ScoreFn& f, const Tensor& start, const PgdOptions& opt, const nn::NamedTensors& params,
            Generator& gen, const PgdObserver& observer) {
+  return pgd_scored(f, start, opt, params, gen, observer).x;
+}
+
+PgdResult pgd_scored(const ScoreFn& f, const Tensor& start, const PgdOptions& opt, const nn::NamedTensors& params,
+                     Generator& gen, const PgdObserver& observer) {
   check_options(start, opt);
   FreezeParameters frozen(params);
   const Tensor x0 = copy_to(start, start.device(), start.dtype());  // contiguous, no history
@@ -106,19 +116,25 @@ Tensor pgd(const ScoreFn& f, const Tensor& start, const PgdOptions& opt, const n
     if (opt.mask.defined()) mask = copy_to(expand(detach(opt.mask), x0.shape()), x0.device(), x0.dtype());
     x = opt.random_start ? random_start(x0, mask, opt, gen) : copy_to(x0, x0.device(), x0.dtype());
   }
+  PgdResult r;
   for (int64_t k = 1; k <= opt.steps; ++k) {
-    pgd_step_(f, x, x0, opt, mask);
+    Tensor scores = pgd_step_(f, x, x0, opt, mask);
+    if (k == 1) r.first_scores = std::move(scores);
     if (observer) observer(k, x);
   }
-  return x;
+  r.x = std::move(x);
+  return r;
 }
 
-void pgd_step_(const ScoreFn& f, const Tensor& x, const Tensor& x0, const PgdOptions& opt, const Tensor& mask) {
+Tensor pgd_step_(const ScoreFn& f, const Tensor& x, const Tensor& x0, const PgdOptions& opt, const Tensor& mask) {
   const PgdStep step{.step_size = opt.step_size, .eps = opt.eps, .norm = opt.norm, .lo = opt.lo, .hi = opt.hi};
-  Tensor g = input_gradient(f, x);
+  auto [scores, g] = input_gradient(f, x);
   NoGradGuard no_grad;
+  // An f that returns a view of its input (a test's f(x) = x[:, 0]) would see the update below.
+  if (scores.storage() == x.storage()) scores = clone(scores);
   if (opt.descent) g = neg(g);  // out of place: the engine may return a view (e.g. an expanded 1)
   pgd_update_(x, g, x0, step, mask);
+  return scores;
 }
 
 }  // namespace atebm::at_ebm

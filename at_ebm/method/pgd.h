@@ -46,11 +46,24 @@ using PgdObserver = std::function<void(int64_t step, const Tensor& x)>;
 Tensor pgd(const ScoreFn& f, const Tensor& start, const PgdOptions& opt, const nn::NamedTensors& params,
            Generator& gen, const PgdObserver& observer = {});
 
+/// What pgd_scored() returns: the last iterate, and f at the first one ([N], no history): the
+/// start's scores (or the random start's), which step 1 computes anyway, so a caller that needs
+/// f(start) (the trainer's clean AUC) gets it without another forward. Undefined for 0 steps.
+struct PgdResult {
+  Tensor x;
+  Tensor first_scores;
+};
+
+/// pgd() with f at the first iterate.
+PgdResult pgd_scored(const ScoreFn& f, const Tensor& start, const PgdOptions& opt, const nn::NamedTensors& params,
+                     Generator& gen, const PgdObserver& observer = {});
+
 /// One step of pgd()'s loop, in place on x (contiguous, no history): x moves along ∇x Σ f(x)
 /// (or against it with opt.descent), then is projected onto the ball around x0 and clamped.
-/// `mask`: undefined, or expanded to x's shape and dtype. No checks and no parameter freezing:
-/// the caller (pgd(), or a loop captured in a CUDA graph, pgd_graph.h) does both.
-void pgd_step_(const ScoreFn& f, const Tensor& x, const Tensor& x0, const PgdOptions& opt, const Tensor& mask = {});
+/// Returns f(x) at the iterate the step started from ([N], no history). `mask`: undefined, or
+/// expanded to x's shape and dtype. No checks and no parameter freezing: the caller (pgd(), or a
+/// loop captured in a CUDA graph, pgd_graph.h) does both.
+Tensor pgd_step_(const ScoreFn& f, const Tensor& x, const Tensor& x0, const PgdOptions& opt, const Tensor& mask = {});
 
 /// Sets requires_grad = false on every tensor for the guard's lifetime and restores each one's
 /// flag afterwards: input-gradient-only passes through a model skip all weight gradients.

@@ -17,6 +17,7 @@ struct GraphedPgd::Graph {
   std::string key;  // shape, dtype, device and every option the captured loop depends on
   bool warmed_up = false;  // the key ran once eagerly (and passed its checks)
   Tensor x, x0;     // the loop's fixed input/output: the iterate and the ball's centre
+  Tensor first_scores;  // output too: f at the start, from step 1
 #ifdef ATEBM_WITH_CUDA
   std::unique_ptr<cuda::CudaGraph> graph;
 #endif
@@ -26,11 +27,15 @@ GraphedPgd::GraphedPgd(ScoreFn f, nn::NamedTensors params) : f_(std::move(f)), p
 GraphedPgd::~GraphedPgd() = default;
 
 Tensor GraphedPgd::run(const Tensor& start, const PgdOptions& opt, Generator& gen) {
+  return run_scored(start, opt, gen).x;
+}
+
+PgdResult GraphedPgd::run_scored(const Tensor& start, const PgdOptions& opt, Generator& gen) {
   last_replayed_ = false;
 #ifdef ATEBM_WITH_CUDA
   const bool graphable = start.defined() && start.device().is_cuda() && !opt.random_start && !opt.mask.defined() &&
                          opt.steps > 0;
-  if (!graphable) return pgd(f_, start, opt, params_, gen);
+  if (!graphable) return pgd_scored(f_, start, opt, params_, gen);
   // The math switches too: the captured cuBLAS/cuDNN calls keep the mode they were recorded with.
   const std::string key =
       fmt::format("{} {} {} | {} {} {} {} {} {} {} | {} {} {}", shape_str(start.shape()), dtype_name(start.dtype()),
@@ -43,7 +48,7 @@ Tensor GraphedPgd::run(const Tensor& start, const PgdOptions& opt, Generator& ge
   }
   Graph& g = *graph_;
   if (!g.warmed_up) {
-    Tensor warm = pgd(f_, start, opt, params_, gen);  // warm-up, and the checks
+    PgdResult warm = pgd_scored(f_, start, opt, params_, gen);  // warm-up, and the checks
     g.warmed_up = true;  // only once they passed: later runs of this key skip them
     return warm;
   }
@@ -56,7 +61,10 @@ Tensor GraphedPgd::run(const Tensor& start, const PgdOptions& opt, Generator& ge
     try {
       FreezeParameters frozen(params_);
       captured->capture_begin();
-      for (int64_t k = 0; k < opt.steps; ++k) pgd_step_(f_, g.x, g.x0, opt);
+      for (int64_t k = 0; k < opt.steps; ++k) {
+        Tensor scores = pgd_step_(f_, g.x, g.x0, opt);
+        if (k == 0) g.first_scores = std::move(scores);  // in the graph's pool, rewritten by each replay
+      }
       captured->capture_end();  // recorded, not run: the replay below computes
     } catch (const Error& e) {
       graph_.reset();
@@ -71,9 +79,9 @@ Tensor GraphedPgd::run(const Tensor& start, const PgdOptions& opt, Generator& ge
   }
   g.graph->replay();
   last_replayed_ = true;
-  return clone(g.x);  // g.x is overwritten by the next run
+  return {clone(g.x), clone(g.first_scores)};  // both are overwritten by the next run
 #else
-  return pgd(f_, start, opt, params_, gen);
+  return pgd_scored(f_, start, opt, params_, gen);
 #endif
 }
 

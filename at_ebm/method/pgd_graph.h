@@ -4,7 +4,7 @@
 // instead of hundreds of kernel launches from the host.
 //
 //   GraphedPgd attack(f, params);
-//   fake = attack.run(x0, opt);   // = pgd(f, x0, opt, params, gen), see pgd.h
+//   fake = attack.run(x0, opt, gen);   // = pgd(f, x0, opt, params, gen), see pgd.h
 //
 // On CUDA, per (shape, dtype, device, options): the first run is eager (it warms up cuBLAS /
 // cuDNN handles, algorithms, workspaces and the allocator's cache), the second captures the loop
@@ -30,6 +30,9 @@ class GraphedPgd {
   /// pgd(f, start, opt, params, gen) (the same checks), returning a new tensor. `gen` is used
   /// only when the call falls back to pgd() (random start).
   Tensor run(const Tensor& start, const PgdOptions& opt, Generator& gen);
+
+  /// The same as pgd_scored(): also f at the first iterate, recorded in the graph too.
+  PgdResult run_scored(const Tensor& start, const PgdOptions& opt, Generator& gen);
 
   /// Whether the last run() replayed a captured graph (for tests and logs).
   bool last_run_replayed() const { return last_replayed_; }

@@ -402,18 +402,22 @@ struct Trainer::Impl {
     data::Batch p0_batch = p0_loader->next();
     const Tensor x0 = to(p0_batch.images, device);
     const PgdNorm norm = cfg.attack.norm == "linf" ? PgdNorm::Linf : PgdNorm::L2;
-    Tensor fake = x0;
-    // pgd(), through a captured CUDA graph when training on the GPU (the same values).
+    // pgd(), through a captured CUDA graph when training on the GPU (the same values), with f at
+    // the start (step 1 computes it anyway): the p0 batch's clean scores for the clean AUC.
     const auto attack = [&](GraphedPgd& loop, const Tensor& start, const PgdOptions& o) {
-      return cfg.train.cuda_graph ? loop.run(start, o, gen) : pgd(f, start, o, params, gen);
+      return cfg.train.cuda_graph ? loop.run_scored(start, o, gen) : pgd_scored(f, start, o, params, gen);
     };
+    PgdResult attacked{.x = x0};
     if (k > 0)
-      fake = attack(*attack_loop, x0, {.steps = k, .step_size = cfg.attack.step_size, .eps = cfg.attack.eps, .norm = norm});
+      attacked =
+          attack(*attack_loop, x0, {.steps = k, .step_size = cfg.attack.step_size, .eps = cfg.attack.eps, .norm = norm});
+    const Tensor& fake = attacked.x;
     Tensor real = to(real_batch.images, device);
     if (cfg.indist_attack.steps > 0)
       real = attack(*indist_loop, real,
                     {.steps = cfg.indist_attack.steps, .step_size = cfg.indist_attack.step_size,
-                     .eps = cfg.indist_attack.eps, .descent = true});
+                     .eps = cfg.indist_attack.eps, .descent = true})
+                 .x;
 
     const int64_t every = cfg.loss.r1_interval;
     const bool r1_now = cfg.loss.r1_weight > 0 && iteration % every == 0;
@@ -445,11 +449,12 @@ struct Trainer::Impl {
         ATEBM_CHECK(all_finite(p), "training diverged at iteration {}: parameter {} holds NaN or Inf after the update; {}",
                     iteration + 1, name, checkpoint_status());
 
-    // Metrics of this batch (no graph needed), over the global batch: logits of every rank.
+    // Metrics of this batch (no graph needed), over the global batch: logits of every rank, all
+    // three from the weights before this update.
     NoGradGuard ng;
     const std::vector<double> lr_real = comm->allgather(values(t.logits_real));
     const std::vector<double> lr_fake = comm->allgather(values(t.logits_fake));
-    const std::vector<double> lr_clean = k > 0 ? comm->allgather(values(f(x0))) : lr_fake;
+    const std::vector<double> lr_clean = k > 0 ? comm->allgather(values(attacked.first_scores)) : lr_fake;
     const double adv_auc = roc_auc(lr_real, lr_fake);
     const double clean_auc = roc_auc(lr_real, lr_clean);
     const double local_dist = k > 0 ? mean(l2_norm_per_sample(sub(fake, x0))).item() : 0.0;

@@ -83,6 +83,30 @@ TEST(Pgd, OneStepOfAnMlpMatchesTheNormalisedGradient) {
   for (size_t k = 0; k < gd.size(); ++k) EXPECT_NEAR(gd[k], ed[k], 1e-14) << k;
 }
 
+// pgd_scored: the same iterate as pgd(), and f at the first iterate exactly as a separate
+// forward computes it, a copy that later steps do not move (f here returns a view of x).
+TEST(Pgd, ScoredReturnsTheStartsScoresFromStepOne) {
+  const TinyMlp m = tiny_mlp(4);
+  const Tensor start = uniform64({5, 4}, 0.2, 0.8, 2);
+  Generator g1(0), g2(0);
+  const PgdOptions opt{.steps = 3, .step_size = 0.1};
+  const PgdResult r = pgd_scored(m.f, start, opt, m.model->named_parameters(), g1);
+  EXPECT_EQ(r.x.to_vector<double>(), pgd(m.f, start, opt, m.model->named_parameters(), g2).to_vector<double>());
+  ASSERT_TRUE(r.first_scores.defined());
+  EXPECT_EQ(r.first_scores.shape(), (Shape{5}));
+  EXPECT_FALSE(r.first_scores.requires_grad());
+  NoGradGuard no_grad;
+  EXPECT_EQ(r.first_scores.to_vector<double>(), m.f(start).to_vector<double>());
+
+  // f(x) = x[:, 0] is a view of the iterate: the scores must be f(start), not f(last iterate).
+  const ScoreFn first_pixel = [](const Tensor& x) { return reshape(narrow(x, 1, 0, 1), {x.size(0)}); };
+  const PgdResult v = pgd_scored(first_pixel, start, opt, {}, g1);
+  EXPECT_EQ(v.first_scores.to_vector<double>(), reshape(narrow(start, 1, 0, 1), {5}).to_vector<double>());
+  EXPECT_NE(v.first_scores.to_vector<double>(), reshape(narrow(v.x, 1, 0, 1), {5}).to_vector<double>());
+
+  EXPECT_FALSE(pgd_scored(m.f, start, {.steps = 0}, {}, g1).first_scores.defined());
+}
+
 TEST(Pgd, AscentRaisesAndDescentLowersTheScore) {
   TinyMlp m = tiny_mlp(4);
   const Tensor start = uniform64({8, 4}, -1, 1, 5);

@@ -4,6 +4,7 @@
 // the key (K) changes. The CUDA half skips without a GPU; its sequence also runs on the CPU in
 // every build (nothing replays there), which proves that the differences it relies on to catch
 // a stale replay (PGD moves the images, the new weights and the new K change the result) are there.
+// run_scored's f at the start is checked the same way (another start, other scores).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -60,13 +61,24 @@ void check_graphed_pgd_against_pgd(const Device& device) {
   Generator data(3), unused(0);
   const TensorOptions on{.device = device};
   const PgdOptions opt{.steps = 3, .step_size = 0.3, .eps = 1.0};
+  std::vector<float> previous_scores;
   for (int run = 0; run < 4; ++run) {
     const Tensor start = rand({4, 1, 8, 8}, on, &data);
-    const Tensor ours = loop.run(start, opt, unused);
+    // Every other run through run_scored: f at the start comes back too, from the replay's step 1.
+    const PgdResult ours = run % 2 == 0 ? PgdResult{loop.run(start, opt, unused), Tensor()}
+                                        : loop.run_scored(start, opt, unused);
     EXPECT_EQ(loop.last_run_replayed(), replays && run >= 1) << "run " << run;
     const Tensor ref = pgd(m.f, start, opt, params, unused);
-    EXPECT_LE(max_abs_diff(ours, ref), 1e-5) << "run " << run;
+    EXPECT_LE(max_abs_diff(ours.x, ref), 1e-5) << "run " << run;
     EXPECT_GT(max_abs_diff(ref, start), 1e-2) << "run " << run << ": PGD did not move, a replay of another start would pass";
+    if (ours.first_scores.defined()) {
+      NoGradGuard no_grad;
+      const Tensor want = m.f(start);
+      EXPECT_LE(max_abs_diff(ours.first_scores, want), 1e-5) << "run " << run;
+      const std::vector<float> got = to(ours.first_scores, Device::cpu()).to_vector<float>();
+      EXPECT_NE(got, previous_scores) << "run " << run << ": the scores of the last start came back";
+      previous_scores = got;
+    }
   }
   const Tensor start = rand({4, 1, 8, 8}, on, &data);
   const Tensor old_weights = pgd(m.f, start, opt, params, unused);
