@@ -358,8 +358,14 @@ run_sanitizer() {  # run_sanitizer TOOL LIMIT FILTER
     SUMMARY+=("$label|-|not built or no time|-|-")
     return
   fi
-  with_deps timeout -k 10 "$limit" "$SANITIZER" --tool "$tool" --error-exitcode 3 --print-limit 20 \
-    "$BUILD/tests/atebm_tests_cuda" --gtest_color=no --gtest_brief=1 --gtest_filter="$filter" >"$log" 2>&1
+  # memcheck with the allocator in exact mode (engine/cuda/cuda_allocator.h): every tensor its
+  # own cudaMalloc of exactly its bytes, freed at once, so an overrun past a tensor's end or a
+  # read after its free is seen (the cache's rounded, reused blocks would hide both).
+  local exact=0
+  [ "$tool" = memcheck ] && exact=1
+  ATEBM_CUDA_NO_CACHE=$exact with_deps timeout -k 10 "$limit" "$SANITIZER" --tool "$tool" --error-exitcode 3 \
+    --print-limit 20 "$BUILD/tests/atebm_tests_cuda" --gtest_color=no --gtest_brief=1 --gtest_filter="$filter" \
+    >"$log" 2>&1
   rc=$?
   local summary
   summary="$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY|LEAK SUMMARY" "$log" | tail -n 1 | sed 's/^========= //')"

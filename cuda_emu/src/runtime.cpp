@@ -45,6 +45,25 @@
 #include "cuda_runtime.h"
 #include "internal.h"
 
+// Under AddressSanitizer, the bytes between a cudaMalloc request's end and the 256-byte
+// alignment of its block are poisoned: a kernel that overruns its buffer by a few elements is
+// caught there, as compute-sanitizer's memcheck catches it on a GPU.
+#if defined(__SANITIZE_ADDRESS__)
+#define CUDA_EMU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CUDA_EMU_ASAN 1
+#endif
+#endif
+#ifdef CUDA_EMU_ASAN
+#include <sanitizer/asan_interface.h>
+#define CUDA_EMU_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define CUDA_EMU_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define CUDA_EMU_POISON(p, n) ((void)(p), (void)(n))
+#define CUDA_EMU_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 struct CUgraph_st {
   std::vector<cuda_emu::Node> nodes;
 };
@@ -483,6 +502,7 @@ cudaError_t cudaMalloc(void** ptr, size_t size) {
   void* p = std::aligned_alloc(kAlignment, rounded);
   if (p == nullptr) return fail(cudaErrorMemoryAllocation);
   if (fill_fresh_memory()) std::memset(p, 0xFF, rounded);
+  CUDA_EMU_POISON(static_cast<char*>(p) + size, rounded - size);
   std::lock_guard<std::mutex> lock(st.mu);
   st.device_allocs[reinterpret_cast<uintptr_t>(p)] = size;
   st.device_bytes += size;
@@ -502,6 +522,8 @@ cudaError_t cudaFree(void* ptr) {
   auto it = st.device_allocs.find(reinterpret_cast<uintptr_t>(ptr));
   if (it == st.device_allocs.end()) return fail(cudaErrorInvalidValue);
   st.device_bytes -= it->second;
+  const size_t size = it->second, rounded = (size + kAlignment - 1) / kAlignment * kAlignment;
+  CUDA_EMU_UNPOISON(static_cast<char*>(ptr) + size, rounded - size);
   st.device_allocs.erase(it);
   std::free(ptr);
   return cudaSuccess;

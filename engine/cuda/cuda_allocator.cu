@@ -3,7 +3,10 @@
 #include "engine/cuda/cuda_allocator.h"
 #include "engine/cuda/stream.h"
 
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <string>
 
@@ -18,6 +21,14 @@ constexpr size_t kLargeRound = size_t{2} << 20;  // 2 MiB
 // (CudaGraph captures in cudaStreamCaptureModeThreadLocal): other threads keep using the shared
 // cache while one thread captures.
 thread_local PoolId t_capture_pool = 0;
+
+std::atomic<bool>& exact_flag() {
+  static std::atomic<bool> flag{[] {
+    const char* v = std::getenv("ATEBM_CUDA_NO_CACHE");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }()};
+  return flag;
+}
 
 // Makes `device` current for the scope, restoring the previous device afterwards.
 class DeviceGuard {
@@ -71,7 +82,11 @@ std::string bytes_str(int64_t n) {
 
 }  // namespace
 
+void CachingAllocator::set_exact(bool exact) { exact_flag().store(exact); }
+bool CachingAllocator::exact() { return exact_flag().load(); }
+
 size_t CachingAllocator::round_size(size_t nbytes) {
+  if (exact()) return nbytes;
   const size_t r = nbytes <= kSmallLimit ? kSmallRound : kLargeRound;
   return (nbytes + r - 1) / r * r;
 }
@@ -96,7 +111,7 @@ void* CachingAllocator::allocate(size_t nbytes) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (pool == 0) {
-      p = take_cached_locked(free_, key);
+      if (!exact()) p = take_cached_locked(free_, key);
     } else {
       Pool& gp = pools_.at(pool);
       p = take_cached_locked(gp.free, key);
@@ -170,7 +185,7 @@ void* CachingAllocator::cuda_malloc_locked(int device, size_t nbytes, size_t siz
 
 void CachingAllocator::deallocate(void* p, size_t /*nbytes*/) {
   if (p == nullptr) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   auto it = live_.find(p);
   if (it == live_.end()) {
     // A pointer this allocator never handed out: memory corruption or a double free. Called from
@@ -193,7 +208,27 @@ void CachingAllocator::deallocate(void* p, size_t /*nbytes*/) {
     pools_.at(owner).free[key].push_back(p);  // release_pool relabels live blocks: the pool exists
     return;
   }
+  if (exact()) {
+    stats_.reserved_bytes -= static_cast<int64_t>(b.size);
+    lock.unlock();  // the synchronisation below may take long; nothing of ours is touched
+    free_now(p, b);
+    return;
+  }
   free_[key].push_back(p);
+}
+
+void CachingAllocator::free_now(void* p, const Block& b) noexcept {
+  int prev = 0;
+  if (cudaGetDevice(&prev) != cudaSuccess) prev = b.device;
+  if (prev != b.device) cudaSetDevice(b.device);
+  // Kernels queued before the free may still use the block; cudaFree itself waits for the
+  // device, the explicit synchronisation says so.
+  cudaError_t err = cudaStreamSynchronize(current_stream());
+  if (err == cudaSuccess) err = cudaFree(p);
+  if (err != cudaSuccess)  // a kernel fault being reported late, typically: keep going, say so
+    std::fprintf(stderr, "atebm: CUDA caching allocator (exact mode): freeing %p on cuda:%d: %s\n", p, b.device,
+                 cudaGetErrorString(err));
+  if (prev != b.device) cudaSetDevice(prev);
 }
 
 AllocatorStats CachingAllocator::stats() const {
@@ -254,6 +289,13 @@ void CachingAllocator::release_pool(PoolId pool) {
   auto it = pools_.find(pool);
   if (it == pools_.end()) return;
   for (auto& [key, blocks] : it->second.free) {
+    if (exact()) {  // no shared cache to join: the blocks go back to the device
+      for (void* p : blocks) {
+        stats_.reserved_bytes -= static_cast<int64_t>(key.second);
+        free_now(p, Block{key.second, key.first, 0});
+      }
+      continue;
+    }
     std::vector<void*>& shared = free_[key];
     shared.insert(shared.end(), blocks.begin(), blocks.end());
   }

@@ -26,6 +26,15 @@
 // can sit in memory a replay writes. Replays must run on the stream the shared cache is ordered
 // on (the engine's stream, where eager work runs), since pool blocks came from that cache.
 //
+// Exact mode, for memory checkers (ATEBM_CUDA_NO_CACHE=1 in the environment, or set_exact()):
+// rounding and the shared cache hide bugs from compute-sanitizer memcheck (and from
+// AddressSanitizer on the emulated GPU): a kernel that writes a few bytes past its tensor stays
+// inside the rounded block, and one that reads a freed tensor reads a cached block that is still
+// allocated. In exact mode every allocation outside a graph capture is a cudaMalloc of exactly
+// the requested bytes, and every free a cudaFree (after the stream's work, which may still use
+// the block, has finished), so both show. Slow: for checks only. Graph pools keep their blocks
+// as always (a capture cannot free), exact-sized, and cudaFree them when the graph is gone.
+//
 // Memory is taken on the current CUDA device (device 0 unless set_current_cuda_device() or
 // cudaSetDevice chose another); each block remembers its ordinal and is freed on it. The
 // Allocator interface carries no device index, so a process works with one GPU: the one it made
@@ -59,7 +68,8 @@ class CachingAllocator final : public Allocator {
   /// nbytes == 0 gives nullptr. Throws atebm::Error when the device is out of memory even after
   /// the cache was released; the message gives the request, the bytes in use and the bytes cached.
   void* allocate(size_t nbytes) override;
-  /// Returns the block to its free list (no CUDA call, so it is safe from destructors).
+  /// Returns the block to its free list (no CUDA call, so it is safe from destructors); in exact
+  /// mode cudaFree's it (errors are printed, never thrown).
   void deallocate(void* p, size_t nbytes) override;
 
   AllocatorStats stats() const;
@@ -67,8 +77,13 @@ class CachingAllocator final : public Allocator {
   /// untouched. Not allowed on a thread that is capturing (cudaFree is not capturable).
   void release_cached();
 
-  /// The size class a request of nbytes is served from.
+  /// The size class a request of nbytes is served from (nbytes itself in exact mode).
   static size_t round_size(size_t nbytes);
+
+  /// Exact mode (see the top); initially on when ATEBM_CUDA_NO_CACHE=1. Switching is safe at
+  /// any time outside a capture: blocks keep the size they were allocated with.
+  static void set_exact(bool exact);
+  static bool exact();
 
   // ---- graph pools (used by CudaGraph) ----
   /// A new, empty private pool.
@@ -83,10 +98,10 @@ class CachingAllocator final : public Allocator {
   void release_pool(PoolId pool);
 
  private:
-  using Key = std::pair<int, size_t>;  // (device, rounded size)
+  using Key = std::pair<int, size_t>;  // (device, block size)
   using FreeLists = std::map<Key, std::vector<void*>>;
   struct Block {
-    size_t size;  // rounded size
+    size_t size;  // block size: rounded, or exactly the request in exact mode
     int device;   // CUDA ordinal the block lives on
     PoolId pool;  // 0: the shared cache
   };
@@ -99,6 +114,9 @@ class CachingAllocator final : public Allocator {
   void* cuda_malloc_locked(int device, size_t nbytes, size_t size, PoolId pool);
   int64_t pool_free_bytes_locked() const;
   void release_cached_locked();
+  // cudaFree of a block nobody uses any more, after the work queued on the current stream
+  // (exact mode: the block is not cached). No exceptions: called from deallocate().
+  void free_now(void* p, const Block& b) noexcept;
 
   mutable std::mutex mu_;
   FreeLists free_;                          // the shared cache: free blocks per class

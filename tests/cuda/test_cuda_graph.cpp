@@ -48,11 +48,23 @@
 namespace atebm {
 namespace {
 
+// These tests check what the caching allocator does under capture (pools, no cudaMalloc in the
+// steady state), so they run with its cache whether or not the process asked for exact mode
+// (ATEBM_CUDA_NO_CACHE=1, engine/cuda/cuda_allocator.h), which has none.
 class CudaGraphs : public ::testing::Test {
  protected:
   void SetUp() override {
     ATEBM_SKIP_WITHOUT_GPU();
+#ifdef ATEBM_WITH_CUDA
+    cuda::CachingAllocator::set_exact(false);
+#endif
   }
+#ifdef ATEBM_WITH_CUDA
+  void TearDown() override { cuda::CachingAllocator::set_exact(exact_); }
+
+ private:
+  const bool exact_ = cuda::CachingAllocator::exact();
+#endif
 };
 
 using atebm::test::max_abs_diff;

@@ -139,8 +139,22 @@ TEST(CudaBasicsHarnessOnCpu, StridedWrites) { check_strided_writes(Device::cpu()
 TEST(CudaBasicsHarnessOnCpu, RandomStreamsMatchCpu) { check_random_streams(Device::cpu()); }
 
 #ifdef ATEBM_WITH_CUDA
+// Sets the allocator's exact mode for a scope (the tests below hold whether or not the process
+// started with ATEBM_CUDA_NO_CACHE=1).
+class ExactMode {
+ public:
+  explicit ExactMode(bool on) : saved_(cuda::CachingAllocator::exact()) { cuda::CachingAllocator::set_exact(on); }
+  ~ExactMode() { cuda::CachingAllocator::set_exact(saved_); }
+  ExactMode(const ExactMode&) = delete;
+  ExactMode& operator=(const ExactMode&) = delete;
+
+ private:
+  bool saved_;
+};
+
 TEST_F(CudaBasics, AllocatorSizeClasses) {
   using cuda::CachingAllocator;
+  const ExactMode caching(false);
   EXPECT_EQ(CachingAllocator::round_size(1), 512u);
   EXPECT_EQ(CachingAllocator::round_size(512), 512u);
   EXPECT_EQ(CachingAllocator::round_size(513), 1024u);
@@ -150,6 +164,7 @@ TEST_F(CudaBasics, AllocatorSizeClasses) {
 }
 
 TEST_F(CudaBasics, AllocatorReusesFreedBlocks) {
+  const ExactMode caching(false);
   cuda::CachingAllocator& alloc = cuda::caching_allocator();
   const Shape shape = {777, 1031};  // 3.2 MB of float32: a 4 MiB class unlikely to be used elsewhere
   const auto block = static_cast<int64_t>(cuda::CachingAllocator::round_size(777 * 1031 * 4));
@@ -174,18 +189,45 @@ TEST_F(CudaBasics, AllocatorReusesFreedBlocks) {
 
 TEST_F(CudaBasics, AllocatorIsThreadSafe) {
   cuda::CachingAllocator& alloc = cuda::caching_allocator();
-  const int64_t start = alloc.stats().allocated_bytes;
-  std::vector<std::thread> threads;
-  for (int k = 0; k < 4; ++k) {
-    threads.emplace_back([&alloc, k] {
-      for (int i = 0; i < 200; ++i) {
-        void* p = alloc.allocate(static_cast<size_t>(1000 * (k + 1) + i));
-        alloc.deallocate(p, static_cast<size_t>(1000 * (k + 1) + i));
-      }
-    });
+  for (bool exact : {false, true}) {
+    const ExactMode mode(exact);
+    const cuda::AllocatorStats start = alloc.stats();
+    std::vector<std::thread> threads;
+    for (int k = 0; k < 4; ++k) {
+      threads.emplace_back([&alloc, k] {
+        for (int i = 0; i < 200; ++i) {
+          void* p = alloc.allocate(static_cast<size_t>(1000 * (k + 1) + i));
+          alloc.deallocate(p, static_cast<size_t>(1000 * (k + 1) + i));
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    EXPECT_EQ(alloc.stats().allocated_bytes, start.allocated_bytes) << "exact " << exact;
+    if (exact) EXPECT_EQ(alloc.stats().reserved_bytes, start.reserved_bytes) << "every block went back to the device";
   }
-  for (std::thread& t : threads) t.join();
-  EXPECT_EQ(alloc.stats().allocated_bytes, start);
+}
+
+// Exact mode (for memory checkers): blocks of exactly the requested bytes, a cudaMalloc for every
+// allocation and a cudaFree for every free, so a checker sees each tensor's true end and every
+// use after free.
+TEST_F(CudaBasics, AllocatorExactModeMallocsAndFreesEveryBlock) {
+  const ExactMode exact(true);
+  cuda::CachingAllocator& alloc = cuda::caching_allocator();
+  EXPECT_EQ(cuda::CachingAllocator::round_size(1), 1u);
+  EXPECT_EQ(cuda::CachingAllocator::round_size(4000), 4000u);
+  const cuda::AllocatorStats before = alloc.stats();
+  for (int it = 1; it <= 3; ++it) {
+    {
+      const Tensor t = full({1000}, 2.5, on(Device::cuda(), DType::Float32));  // 4000 bytes
+      const cuda::AllocatorStats s = alloc.stats();
+      EXPECT_EQ(s.allocated_bytes, before.allocated_bytes + 4000);
+      EXPECT_EQ(s.reserved_bytes, before.reserved_bytes + 4000);
+      EXPECT_EQ(s.num_cuda_mallocs, before.num_cuda_mallocs + it) << "a freed block was reused";
+      EXPECT_EQ(copy_to(t, Device::cpu(), DType::Float32).to_vector<float>(), std::vector<float>(1000, 2.5f));
+    }
+    EXPECT_EQ(alloc.stats().reserved_bytes, before.reserved_bytes) << "the block was cached, not freed";
+  }
+  EXPECT_EQ(alloc.stats().allocated_bytes, before.allocated_bytes);
 }
 #endif
 
