@@ -24,7 +24,7 @@
 #   SKIP_SANITIZER=1    no compute-sanitizer runs (memcheck, then racecheck, over the tests of the
 #                       hand-written kernels; after the tests, when compute-sanitizer is there)
 #   SKIP_TORCH=1        no PyTorch peer of the training iteration (bench/scripts/torch_at_iteration.py;
-#                       it runs after the kernel benchmarks when python3 can import torch)
+#                       it runs after the batch-32 conv benchmarks when python3 can import torch)
 #   SKIP_PROFILE=1      no Nsight Compute profile of the pipelined conv kernel (it runs after the
 #                       benchmarks when ncu is there and a minute is left; best effort)
 #   SKIP_TESTS=1        benchmarks only (with REUSE_BUILD=1: a second call after a SKIP_BENCH one)
@@ -424,8 +424,8 @@ fi
 # ---- benchmarks --------------------------------------------------------------------------------
 # Three runs of atebm_bench_cuda, each with its own time limit and JSON file (a run killed by
 # its timeout leaves the others' numbers intact): the memory-bound kernels and the training
-# iteration (BM_cuda_*); then, after the PyTorch peer, the conv trio at batch 32 (CONV_FILTER,
-# 552 benchmarks) and a subset at batch 128 (CONV128_FILTER, 322).
+# iteration (BM_cuda_*); the conv trio at batch 32 (CONV_FILTER, 552 benchmarks); after the
+# PyTorch peer, a subset at batch 128 (CONV128_FILTER, 322).
 BENCH_ROWS=()
 run_bench() {  # run_bench LABEL FILTER MIN_TIME TIMEOUT
   local label="$1" filter="$2" min_time="$3" limit rc
@@ -466,7 +466,7 @@ run_torch_peer() {
     BENCH_ROWS+=("| torch_at_iteration | skipped: python3 has no torch with CUDA | | | |")
     return
   fi
-  limit="$(step_limit 150)"
+  limit="$(step_limit 120)"
   if [ "$limit" -lt 40 ]; then
     BENCH_ROWS+=("| torch_at_iteration | skipped: no time | | | |")
     return
@@ -487,9 +487,11 @@ run_torch_peer() {
 }
 
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
+  # The issue's own rows first (kernels, training iteration, conv at batch 32), then the peer
+  # (a third-party script that could stall: it must not eat the conv time), then batch 128.
   run_bench kernels "${KERNEL_FILTER:-BM_cuda_}" "$MIN_TIME" 240
-  run_torch_peer
   run_bench conv "${CONV_FILTER:-conv2d_.*/n32/}" "${CONV_MIN_TIME:-0.002}" 300
+  run_torch_peer
   CONV128_FILTER="${CONV128_FILTER:-conv2d_.*/((engine|cudnn)/(tf32|fp32)|igemm_pipe/tf32|igemm/fp32)/n128/}"
   [ "$CONV128_FILTER" != none ] && run_bench conv128 "$CONV128_FILTER" "${CONV_MIN_TIME:-0.002}" 150
   if command -v python3 >/dev/null; then
