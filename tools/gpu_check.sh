@@ -565,7 +565,7 @@ for (p, way, prec, batch, shape), r in rate.items():
     if p != "conv2d_forward" or way != "cudnn" or not shape.startswith("3x3") or r <= 0:
         continue
     mine = [f"{w} {100 * rate[(p, w, prec, batch, shape)] / r:.0f}%"
-            for w in ("igemm", "igemm_pipe", "igemm_pipe64", "igemm_pipe128")
+            for w in ("igemm", "igemm_pipe", "igemm_pipe64", "igemm_pipe128", "igemm_pipe128w8")
             if (p, w, prec, batch, shape) in rate]
     if mine:
         print(f"| {p}/{prec}/{batch}/{shape}: of cuDNN | {num(r)} TFLOP/s | | | {', '.join(mine)} |")
@@ -599,7 +599,7 @@ if [ "$EMULATED" != 1 ] && [ "${SKIP_BENCH:-0}" != 1 ] && [ "${SKIP_PROFILE:-0}"
   elif [ "$(step_limit 120)" -lt 60 ] || ! built "$BUILD/bench/atebm_bench_cuda"; then
     BENCH_ROWS+=("| ncu profile | skipped: not built or no time | | | |")
   else
-    for tile in 64 128; do
+    for tile in 64 128 128w8; do
       limit="$(step_limit 60)"
       [ "$limit" -lt 20 ] && break
       echo "gpu_check: ncu on the pipelined conv kernel, tile 128x$tile (limit ${limit}s)"

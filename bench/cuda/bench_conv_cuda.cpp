@@ -22,8 +22,9 @@
 //            teaching kernel's FMA tiles) with the tile the engine picks; the label gives the
 //            tile and split count. Workspace for a split comes from the caching allocator inside
 //            the timed call, as in the engine.
-//   igemm_pipe64, igemm_pipe128  (forward, tf32 only) the same with the 128 × 64 or the
-//            128 × 128 tile forced, to measure which tile suits which layer.
+//   igemm_pipe64, igemm_pipe128, igemm_pipe128w8  (forward, tf32 only) the same with the
+//            128 × 64, the 128 × 128 (4 warps) or the 128 × 128 (8 warps) tile forced, to
+//            measure which tile suits which layer.
 // Each at batch 32 and 128, float32, with allow_tf32() on ("tf32") and off ("fp32").
 // FLOPs counted = 2·N·K·C·kh·kw·Ho·Wo for each pass (the GEMM work). Three times per call
 // (bench/cuda/gpu_timer.h), because these calls are short (5-100 us on an H200) next to the host's
@@ -121,7 +122,16 @@ std::vector<ConvShape> resnet_conv_shapes() {
   return shapes;
 }
 
-enum class Way { Engine, EngineMeasured, Cudnn, ImplicitGemm, ImplicitGemmPipelined, Pipelined64, Pipelined128 };
+enum class Way {
+  Engine,
+  EngineMeasured,
+  Cudnn,
+  ImplicitGemm,
+  ImplicitGemmPipelined,
+  Pipelined64,
+  Pipelined128,
+  Pipelined128W8
+};
 
 // Calls per graph (and per eager round) and eager rounds. The emulated GPU (cuda_emu) runs a conv
 // call in a quarter of a second and its times mean nothing: there the rows only check that each
@@ -140,6 +150,8 @@ atebm::cuda::PipelinedTile tile_of(Way way) {
       return atebm::cuda::PipelinedTile::N64;
     case Way::Pipelined128:
       return atebm::cuda::PipelinedTile::N128;
+    case Way::Pipelined128W8:
+      return atebm::cuda::PipelinedTile::N128W8;
     default:
       return atebm::cuda::PipelinedTile::Auto;
   }
@@ -283,6 +295,7 @@ void BM_conv_cuda(benchmark::State& state, ConvShape s, int64_t batch, bool tf32
         case Way::ImplicitGemmPipelined:
         case Way::Pipelined64:
         case Way::Pipelined128:
+        case Way::Pipelined128W8:
           atebm::cuda::conv2d_forward_implicit_gemm_pipelined<float>(geo, x.data<float>(), w.data<float>(), nullptr,
                                                                      out.data<float>(), tile_of(way));
           break;
@@ -294,8 +307,10 @@ void BM_conv_cuda(benchmark::State& state, ConvShape s, int64_t batch, bool tf32
     atebm::cuda::synchronize();
     if (tile_of(way) != atebm::cuda::PipelinedTile::Auto || (way == Way::ImplicitGemmPipelined && tf32)) {
       const atebm::cuda::PipelinedPlan plan = atebm::cuda::implicit_gemm_pipelined_plan(geo, tile_of(way));
-      state.SetLabel(std::string("tile 128x") + (plan.tile == atebm::cuda::PipelinedTile::N128 ? "128" : "64") +
-                     " splits " + std::to_string(plan.splits));
+      const char* tile = plan.tile == atebm::cuda::PipelinedTile::N64    ? "128x64"
+                         : plan.tile == atebm::cuda::PipelinedTile::N128 ? "128x128"
+                                                                         : "128x128 (8 warps)";
+      state.SetLabel(std::string("tile ") + tile + " splits " + std::to_string(plan.splits));
     } else if (way == Way::Engine || way == Way::EngineMeasured || way == Way::Cudnn) {
       const atebm::cuda::CudnnConvChoice c = atebm::cuda::cudnn_conv_choice(pass, geo, atebm::DType::Float32);
       state.SetLabel("cudnn algo " + std::to_string(c.algo) + " math " + std::to_string(c.math_type) + " ws " +
@@ -319,7 +334,7 @@ void register_conv_benchmarks() {
          {std::pair{Way::Engine, "engine"}, {Way::EngineMeasured, "engine_measured"}, {Way::Cudnn, "cudnn"},
           {Way::ImplicitGemm, "igemm"},
           {Way::ImplicitGemmPipelined, "igemm_pipe"}, {Way::Pipelined64, "igemm_pipe64"},
-          {Way::Pipelined128, "igemm_pipe128"}}) {
+          {Way::Pipelined128, "igemm_pipe128"}, {Way::Pipelined128W8, "igemm_pipe128w8"}}) {
       const bool hand_written = way != Way::Engine && way != Way::EngineMeasured && way != Way::Cudnn;
       if (hand_written && passes[pi] != ConvPass::Forward) continue;
       for (bool tf32 : {true, false}) {

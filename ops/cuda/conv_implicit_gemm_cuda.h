@@ -28,9 +28,10 @@ template <typename T>
 void conv2d_forward_implicit_gemm(const cpu::Conv2dGeometry& geo, const T* x, const T* w, const T* b, T* y);
 
 /// The pipelined kernel's block tile: 128 output positions × 64 channels (4 warps of 64 × 32,
-/// 3 cp.async stages) or × 128 channels (4 warps of 64 × 64, 2 stages). Auto: N128 from 128
-/// output channels on, a rule of thumb that no GPU has timed yet.
-enum class PipelinedTile { Auto, N64, N128 };
+/// 3 cp.async stages), × 128 channels (4 warps of 64 × 64, 2 stages), or × 128 channels with 8
+/// warps of 64 × 32 (N128W8: 256 threads, 2 stages). Auto: N128 from 128 output channels on,
+/// else N64, a rule of thumb that no GPU has timed yet.
+enum class PipelinedTile { Auto, N64, N128, N128W8 };
 
 /// What the pipelined kernel runs for `geo` on the current GPU: its tile (never Auto) and in how
 /// many parts it splits the reduction (1: none). For the TF32 path; the benchmarks label with it.

@@ -39,8 +39,12 @@
 //    channels a 128 × 128 tile (warps of 64 × 64: 8 fragments for 16 MMAs) gathers each element
 //    of x once for 128 channels instead of 64, halving the gather work per FLOP, the kernel's
 //    largest cost in instructions; it pays with 64 more accumulator registers per thread and, to
-//    stay within 48 KB of static shared memory, 2 stages instead of 3 (PipelinedTile; which is
-//    faster where is for the GPU benchmarks to say: bench/cuda/bench_conv_cuda.cpp times both).
+//    stay within 48 KB of static shared memory, 2 stages instead of 3. Its 240 registers a
+//    thread leave room for 2 blocks, 8 warps, per SM: few to hide latencies with. The third
+//    tile keeps 128 × 128 but with 8 warps of 64 × 32 (256 threads, 128 registers each, so 16
+//    warps per SM); two threads share a row of A, each gathering 8 of a step's 16 taps.
+//    (PipelinedTile; which is faster where is for the GPU benchmarks to say:
+//    bench/cuda/bench_conv_cuda.cpp times all three.)
 // 5. Split-K when the grid cannot fill the GPU. Layer 4 of the CIFAR ResNet at batch 32 has
 //    M = 512 and K = 512: 4 × 8 = 32 blocks for 132 SMs, each with 288 reduction steps. The
 //    reduction is split into Z contiguous ranges of steps (grid.z); block z writes its partial
@@ -72,21 +76,27 @@ using igemm::ConvShape, igemm::GatherRow, igemm::gather_row, igemm::store_y;
 // ---- device code ----------------------------------------------------------------------------
 
 constexpr int kBM = 128, kBK = 16;  // block tile rows (output positions), reduction step
-constexpr int kBlock = 128;         // 4 warps as 2 × 2, each 64 rows of the tile; thread t gathers row t
 constexpr int kLdA = kBM + 4;       // As[r][m]: column-major A (+4: rows stay 16-byte aligned)
 constexpr int kLdB = kBK + 4;       // Bs[k][r]: column-major B
 constexpr int kLdC = kBM + 4;       // Cs[k][m]: 64 columns of the finished tile, for coalesced stores
 constexpr int kOutCols = 64;        // the epilogue writes the tile 64 columns at a time
 
-// The two tile shapes (4. above). kWarpN: columns (output channels) per warp.
-template <int kWarpN>
+// The three tile shapes (4. above): warps of 64 rows × kWarpN columns (output channels), two
+// along m and kWarpsN along n. Thread t gathers row t % kBM of A, taps
+// [g·kTapsPer, (g + 1)·kTapsPer) of each step for g = t / kBM.
+template <int kWarpN, int kWarpsN>
 struct Tile {
-  static constexpr int kBN = 2 * kWarpN;         // block tile columns
+  static constexpr int kThreads = 64 * kWarpsN;  // 2 · kWarpsN warps
+  static constexpr int kBN = kWarpsN * kWarpN;   // block tile columns
   static constexpr int kFragsN = kWarpN / 16;    // 16 × 16 fragments per warp along n (4 along m)
-  static constexpr int kStages = kWarpN == 32 ? 3 : 2;  // as many as 48 KB of static shared memory hold
+  static constexpr int kGroups = kThreads / kBM;     // threads per row of A
+  static constexpr int kTapsPer = kBK / kGroups;     // taps each of them gathers per step
   static constexpr int kStageFloats = kBK * kLdA + kBN * kLdB;
+  // As many stages (at most 3) as 48 KB of static shared memory hold.
+  static constexpr int kStages = std::min<int>(3, 48 * 1024 / (kStageFloats * sizeof(float)));
   static constexpr int kSmemFloats = std::max(kStages * kStageFloats, kOutCols * kLdC);  // Cs reuses the stages
-  static_assert(kSmemFloats * sizeof(float) <= 48 * 1024, "static shared memory is limited to 48 KB");
+  static_assert(kStages >= 2 && kSmemFloats * sizeof(float) <= 48 * 1024, "static shared memory is limited to 48 KB");
+  static_assert(kThreads % kBM == 0 && kBK % kGroups == 0);
   // WMMA wants fragment origins 32-byte aligned: every offset below is a multiple of 8 floats.
   static_assert(kStageFloats % 8 == 0 && (kBK * kLdA) % 8 == 0 && (16 * kLdB) % 8 == 0 && (16 * kLdC) % 8 == 0);
 };
@@ -142,12 +152,13 @@ __device__ __forceinline__ PipelinedRow pipelined_row(const float* x, const Conv
   return {g.x_n, g.ih0, g.iw0, g.ih0 * s.W + g.iw0};
 }
 
-// As[rr][t] = A[m0 + t, r + rr] for the next kBK taps of `tap`: cp.async of x, or a plain zero
-// store (padding, past R, past M).
+// As[rr0 + rr][m] = A[m0 + m, r + rr] for the next kTaps taps of `tap` (r: its index): cp.async
+// of x, or a plain zero store (padding, past R, past M).
+template <int kTaps>
 __device__ __forceinline__ void gather_a_async(float* As, const ConvShape& s, const PipelinedRow& row, TapWalker& tap,
-                                               int t) {
-  for (int rr = 0; rr < kBK; ++rr, tap.next(s)) {
-    float* dst = As + rr * kLdA + t;
+                                               int rr0, int m) {
+  for (int rr = rr0; rr < rr0 + kTaps; ++rr, tap.next(s)) {
+    float* dst = As + rr * kLdA + m;
     const unsigned ih = static_cast<unsigned>(row.ih0 + tap.di), iw = static_cast<unsigned>(row.iw0 + tap.dj);
     if (tap.r < s.R && ih < static_cast<unsigned>(s.H) && iw < static_cast<unsigned>(s.W))
       __pipeline_memcpy_async(dst, row.x_n + (row.base + tap.off), sizeof(float));
@@ -158,10 +169,10 @@ __device__ __forceinline__ void gather_a_async(float* As, const ConvShape& s, co
 
 // Bs[kk][rr] = B[r0 + rr, k0 + kk] = w[k0 + kk, r0 + rr], or 0 past R or K. kVec: float4 copies
 // (R % 4 == 0 and w 16-byte aligned, so a chunk is wholly inside or outside R).
-template <int kBN, bool kVec>
+template <int kBN, int kThreads, bool kVec>
 __device__ __forceinline__ void load_b_async(float* Bs, const float* w, const ConvShape& s, int r0, int k0, int t) {
   constexpr int kWidth = kVec ? 4 : 1;
-  for (int q = t; q < kBN * kBK / kWidth; q += kBlock) {
+  for (int q = t; q < kBN * kBK / kWidth; q += kThreads) {
     const int kk = q / (kBK / kWidth), rr = (q % (kBK / kWidth)) * kWidth;
     float* dst = Bs + kk * kLdB + rr;
     const int k = k0 + kk, r = r0 + rr;
@@ -173,10 +184,10 @@ __device__ __forceinline__ void load_b_async(float* Bs, const float* w, const Co
   }
 }
 
-// grid = (ceil(M / kBM), ceil(K / kBN), Z), block = kBlock. Block z runs reduction steps
+// grid = (ceil(M / kBM), ceil(K / kBN), Z), block = kThreads. Block z runs reduction steps
 // [z·steps/Z, (z + 1)·steps/Z). Z = 1: y = Y + b. Z > 1: partial[z][k][m] = its part of Y.
-template <int kWarpN, bool kVecB>
-__global__ void __launch_bounds__(kBlock)
+template <int kWarpN, int kWarpsN, bool kVecB>
+__global__ void __launch_bounds__(Tile<kWarpN, kWarpsN>::kThreads)
     implicit_gemm_pipelined_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                    const float* __restrict__ b, float* __restrict__ y, float* __restrict__ partial,
                                    ConvShape s, int steps) {
@@ -185,8 +196,9 @@ __global__ void __launch_bounds__(kBlock)
   using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major>;
   using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major>;
   using FragC = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
-  using T = Tile<kWarpN>;
+  using T = Tile<kWarpN, kWarpsN>;
   constexpr int kBN = T::kBN, kFragsN = T::kFragsN, kStages = T::kStages, kStageFloats = T::kStageFloats;
+  constexpr int kThreads = T::kThreads, kTapsPer = T::kTapsPer;
   __shared__ __align__(128) float smem[T::kSmemFloats];  // kStages × {As, Bs}, then Cs
   const int t = threadIdx.x, warp = t / 32;
   const int wm = (warp % 2) * 64, wn = (warp / 2) * kWarpN;  // the warp's 64 × kWarpN sub-tile
@@ -195,14 +207,17 @@ __global__ void __launch_bounds__(kBlock)
   const int z = static_cast<int>(blockIdx.z), splits = static_cast<int>(gridDim.z);
   const int first = static_cast<int>(int64_t{z} * steps / splits);
   const int count = static_cast<int>(int64_t{z + 1} * steps / splits) - first;
-  const PipelinedRow row = pipelined_row(x, s, m0 + t);
+  // The row of A this thread gathers, and which part of a step's taps (0: all of them).
+  const int m = T::kGroups == 1 ? t : t % kBM, group = T::kGroups == 1 ? 0 : t / kBM;
+  const PipelinedRow row = pipelined_row(x, s, m0 + m);
   TapWalker tap;
-  tap.start(first * kBK, s);
+  tap.start(first * kBK, s);  // one thread per row: it walks every tap of every step in order
   // Step q (of this block's count) goes to stage buffer q % kStages.
   auto issue = [&](int q) {
     float* stage = smem + (q % kStages) * kStageFloats;
-    gather_a_async(stage, s, row, tap, t);
-    load_b_async<kBN, kVecB>(stage + kBK * kLdA, w, s, (first + q) * kBK, k0, t);
+    if constexpr (T::kGroups > 1) tap.start((first + q) * kBK + group * kTapsPer, s);  // its part of step q
+    gather_a_async<kTapsPer>(stage, s, row, tap, group * kTapsPer, m);
+    load_b_async<kBN, kThreads, kVecB>(stage + kBK * kLdA, w, s, (first + q) * kBK, k0, t);
   };
 
   FragC acc[4][kFragsN];
@@ -243,7 +258,7 @@ __global__ void __launch_bounds__(kBlock)
         for (int j = 0; j < kFragsN; ++j)
           wmma::store_matrix_sync(Cs + (wn - h + 16 * j) * kLdC + wm + 16 * i, acc[i][j], kLdC, wmma::mem_col_major);
     __syncthreads();
-    for (int e = t; e < kBM * kOutCols; e += kBlock) {  // consecutive threads: consecutive m (coalesced)
+    for (int e = t; e < kBM * kOutCols; e += kThreads) {  // consecutive threads: consecutive m (coalesced)
       const int mm = e % kBM, kk = e / kBM, k = k0 + h + kk;
       const float v = Cs[kk * kLdC + mm];
       if (partial == nullptr) {
@@ -275,8 +290,9 @@ __global__ void sum_splits_kernel(const float* __restrict__ partial, const float
 // ---- host code ------------------------------------------------------------------------------
 
 int implicit_gemm_split_count(int64_t tiles, int64_t steps, int sms) {
-  // A block holds 37–40 KB of shared memory and 128 threads, so 2 to 5 fit on an SM (registers
-  // decide): aim at about 3 per SM, every split at least 8 steps (128 of R) long, at most 16.
+  // A block holds 37–40 KB of shared memory and 128 or 256 threads, so 2 to 5 fit on an SM
+  // (registers decide): aim at about 3 per SM, every split at least 8 steps (128 of R) long, at
+  // most 16.
   if (tiles >= 2 * int64_t{sms}) return 1;
   const int64_t wanted = (3 * int64_t{sms} + tiles - 1) / tiles;
   return static_cast<int>(std::max<int64_t>(1, std::min({wanted, steps / 8, int64_t{16}})));
@@ -288,18 +304,19 @@ namespace {
 // timed yet) and the split count for problem s on `device`.
 PipelinedPlan plan_for(const ConvShape& s, PipelinedTile tile, int device) {
   if (tile == PipelinedTile::Auto) tile = s.K >= 128 ? PipelinedTile::N128 : PipelinedTile::N64;
-  const dim3 grid = igemm::tile_grid(s, kBM, tile == PipelinedTile::N128 ? Tile<64>::kBN : Tile<32>::kBN);
+  const dim3 grid = igemm::tile_grid(s, kBM, tile == PipelinedTile::N64 ? Tile<32, 2>::kBN : Tile<64, 2>::kBN);
   int sms = 0;
   ATEBM_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   return {tile, implicit_gemm_split_count(int64_t{grid.x} * grid.y, (s.R + kBK - 1) / kBK, sms)};
 }
 
-// Runs the pipelined kernel with tile Tile<kWarpN> in `splits` parts (and then the sum of the
-// parts) on `device`, the current one.
-template <int kWarpN>
+// Runs the pipelined kernel with tile Tile<kWarpN, kWarpsN> in `splits` parts (and then the sum
+// of the parts) on `device`, the current one.
+template <int kWarpN, int kWarpsN>
 void launch_pipelined(const ConvShape& s, int splits, int device, const float* x, const float* w, const float* b,
                       float* y) {
-  dim3 grid = igemm::tile_grid(s, kBM, Tile<kWarpN>::kBN);
+  using T = Tile<kWarpN, kWarpsN>;
+  dim3 grid = igemm::tile_grid(s, kBM, T::kBN);
   grid.z = static_cast<unsigned>(splits);
   Tensor workspace;  // freed at return: the caching allocator reuses it only in stream order
   if (splits > 1)
@@ -307,10 +324,10 @@ void launch_pipelined(const ConvShape& s, int splits, int device, const float* x
   float* partial = splits > 1 ? workspace.data<float>() : nullptr;
   const int steps = (s.R + kBK - 1) / kBK;
   if (s.R % 4 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0)
-    ATEBM_LAUNCH(grid, kBlock, 0, current_stream(), implicit_gemm_pipelined_kernel<kWarpN, true>)
+    ATEBM_LAUNCH(grid, T::kThreads, 0, current_stream(), implicit_gemm_pipelined_kernel<kWarpN, kWarpsN, true>)
         (x, w, b, y, partial, s, steps);
   else
-    ATEBM_LAUNCH(grid, kBlock, 0, current_stream(), implicit_gemm_pipelined_kernel<kWarpN, false>)
+    ATEBM_LAUNCH(grid, T::kThreads, 0, current_stream(), implicit_gemm_pipelined_kernel<kWarpN, kWarpsN, false>)
         (x, w, b, y, partial, s, steps);
   ATEBM_CUDA_CHECK_LAUNCH();
   if (splits > 1) {
@@ -340,10 +357,16 @@ void conv2d_forward_implicit_gemm_pipelined(const cpu::Conv2dGeometry& geo, cons
     const ConvShape s = igemm::make_shape(geo);
     if (s.M == 0) return;
     const PipelinedPlan plan = plan_for(s, tile, device);
-    if (plan.tile == PipelinedTile::N128)
-      launch_pipelined<64>(s, plan.splits, device, x, w, b, y);
-    else
-      launch_pipelined<32>(s, plan.splits, device, x, w, b, y);
+    switch (plan.tile) {
+      case PipelinedTile::N128:
+        launch_pipelined<64, 2>(s, plan.splits, device, x, w, b, y);
+        break;
+      case PipelinedTile::N128W8:
+        launch_pipelined<32, 4>(s, plan.splits, device, x, w, b, y);
+        break;
+      default:
+        launch_pipelined<32, 2>(s, plan.splits, device, x, w, b, y);
+    }
   }
 }
 

@@ -194,14 +194,14 @@ TEST_P(ImplicitGemmConv, MatchesTheCpuWithinTheRoundingBound) {
   }
 }
 
-// Every case: both kernels through conv2d on the three paths, and the pipelined kernel's two
+// Every case: both kernels through conv2d on the three paths, and the pipelined kernel's three
 // tiles forced (its TF32 path; on the others it runs the teaching kernel).
 std::vector<Param> all_params() {
   std::vector<Param> out;
   for (size_t i = 0; i < conv_cases().size(); ++i) {
     for (ConvAlgo a : {ConvAlgo::ImplicitGemm, ConvAlgo::ImplicitGemmPipelined})
       for (Path p : {Path::Float64, Path::Float32, Path::Tf32}) out.push_back({i, a, p});
-    for (cuda::PipelinedTile t : {cuda::PipelinedTile::N64, cuda::PipelinedTile::N128})
+    for (cuda::PipelinedTile t : {cuda::PipelinedTile::N64, cuda::PipelinedTile::N128, cuda::PipelinedTile::N128W8})
       out.push_back({i, ConvAlgo::ImplicitGemmPipelined, Path::Tf32, t});
   }
   return out;
@@ -209,7 +209,10 @@ std::vector<Param> all_params() {
 
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
   const Param& p = info.param;
-  const char* tile = p.tile == cuda::PipelinedTile::N64 ? "_n64" : p.tile == cuda::PipelinedTile::N128 ? "_n128" : "";
+  const char* tile = p.tile == cuda::PipelinedTile::N64      ? "_n64"
+                     : p.tile == cuda::PipelinedTile::N128   ? "_n128"
+                     : p.tile == cuda::PipelinedTile::N128W8 ? "_n128w8"
+                                                             : "";
   return std::string(conv_algo_name(p.algo)) + "_" + conv_cases().at(p.case_index).name + "_" + path_name(p.path) +
          tile;
 }
