@@ -101,11 +101,12 @@ struct Tile {
   static_assert(kStageFloats % 8 == 0 && (kBK * kLdA) % 8 == 0 && (16 * kLdB) % 8 == 0 && (16 * kLdC) % 8 == 0);
 };
 
-// The reduction index a block gathers next, r = (c·kh + i)·kw + j, advanced one tap at a time,
+// The reduction index a thread gathers next, r = (c·kh + i)·kw + j, advanced one tap at a time,
 // with what the tap adds to any output position's gather: the offset (di, dj) = (i·dh, j·dw) of
 // its input coordinate and off = (c·H + di)·W + dj of its element in the sample. None of it
-// depends on the thread, so the compiler may keep the walk in uniform registers (one computation
-// per warp, on the uniform datapath of sm_75 and later; not checked here: no SASS disassembler).
+// depends on the thread's row, only on its group of taps, which is the same for a whole warp,
+// so the compiler may keep the walk in uniform registers (one computation per warp, on the
+// uniform datapath of sm_75 and later; not checked here: no SASS disassembler).
 struct TapWalker {
   int r, c, i, j, di, dj, off;
   __device__ __forceinline__ void start(int r0, const ConvShape& s) {
