@@ -126,6 +126,19 @@ class CachingAllocator final : public Allocator {
   AllocatorStats stats_;
 };
 
+/// Sets exact mode for a scope and restores the previous mode when it ends (a check of one
+/// section, a test that needs one mode whatever the environment asked for).
+class ExactModeScope {
+ public:
+  explicit ExactModeScope(bool exact) : saved_(CachingAllocator::exact()) { CachingAllocator::set_exact(exact); }
+  ~ExactModeScope() { CachingAllocator::set_exact(saved_); }
+  ExactModeScope(const ExactModeScope&) = delete;
+  ExactModeScope& operator=(const ExactModeScope&) = delete;
+
+ private:
+  bool saved_;
+};
+
 /// The process-wide instance (never destroyed: freeing device memory during static destruction
 /// would race the CUDA runtime's own teardown).
 CachingAllocator& caching_allocator();

@@ -53,17 +53,11 @@ namespace {
 // (ATEBM_CUDA_NO_CACHE=1, engine/cuda/cuda_allocator.h), which has none.
 class CudaGraphs : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ATEBM_SKIP_WITHOUT_GPU();
+  void SetUp() override { ATEBM_SKIP_WITHOUT_GPU(); }
 #ifdef ATEBM_WITH_CUDA
-    cuda::CachingAllocator::set_exact(false);
-#endif
-  }
-#ifdef ATEBM_WITH_CUDA
-  void TearDown() override { cuda::CachingAllocator::set_exact(exact_); }
 
  private:
-  const bool exact_ = cuda::CachingAllocator::exact();
+  const cuda::ExactModeScope caching_{false};  // for the fixture's lifetime, the test's
 #endif
 };
 

@@ -139,18 +139,9 @@ TEST(CudaBasicsHarnessOnCpu, StridedWrites) { check_strided_writes(Device::cpu()
 TEST(CudaBasicsHarnessOnCpu, RandomStreamsMatchCpu) { check_random_streams(Device::cpu()); }
 
 #ifdef ATEBM_WITH_CUDA
-// Sets the allocator's exact mode for a scope (the tests below hold whether or not the process
-// started with ATEBM_CUDA_NO_CACHE=1).
-class ExactMode {
- public:
-  explicit ExactMode(bool on) : saved_(cuda::CachingAllocator::exact()) { cuda::CachingAllocator::set_exact(on); }
-  ~ExactMode() { cuda::CachingAllocator::set_exact(saved_); }
-  ExactMode(const ExactMode&) = delete;
-  ExactMode& operator=(const ExactMode&) = delete;
-
- private:
-  bool saved_;
-};
+// The allocator tests set its mode themselves (cuda::ExactModeScope), so they hold whether or
+// not the process started with ATEBM_CUDA_NO_CACHE=1.
+using ExactMode = cuda::ExactModeScope;
 
 TEST_F(CudaBasics, AllocatorSizeClasses) {
   using cuda::CachingAllocator;
