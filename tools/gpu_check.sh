@@ -14,10 +14,13 @@
 #   CUDNN_ROOT=DIR      cuDNN install (DIR/include/cudnn.h, DIR/lib/libcudnn.so*)
 #   JOBS=N              build jobs (default: nproc)
 #   BENCH_MIN_TIME=S    --benchmark_min_time of the kernel/training benchmarks (default 0.05)
-#   CONV_FILTER=RE      which conv benchmarks run first (default 'conv2d_.*/n32/': all 552 at batch 32)
+#   KERNEL_FILTER=RE    which memory-bound kernel and training-iteration benchmarks run (default
+#                       'BM_cuda_'; 'none': none)
+#   CONV_FILTER=RE      which conv benchmarks run first (default 'conv2d_.*/n32/': all 596 at batch 32;
+#                       'none': none)
 #   CONV128_FILTER=RE   which run after them (default: at batch 128 the engine and cuDNN in TF32 and
-#                       FP32 and the hand-written kernels (pipelined TF32, teaching FP32), 322;
-#                       'none': no second conv run)
+#                       FP32 and the hand-written kernels (pipelined and channels-last TF32, teaching
+#                       FP32), 366; 'none': no second conv run)
 #   CONV_MIN_TIME=S     their --benchmark_min_time (default 0.002; it counts each call's share of
 #                       a graph replay of 16, so the GPU runs about 32x longer)
 #   SKIP_BENCH=1        tests only
@@ -25,7 +28,10 @@
 #                       hand-written kernels; after the tests, when compute-sanitizer is there)
 #   SKIP_TORCH=1        no PyTorch peer of the training iteration (bench/scripts/torch_at_iteration.py;
 #                       it runs after the batch-32 conv benchmarks when python3 can import torch)
-#   SKIP_PROFILE=1      no Nsight Compute profile of the pipelined conv kernel (it runs after the
+#   NCU_WAYS="WAY:KERNEL ..."  which conv ways Nsight Compute profiles, and the kernel to catch
+#                       (default: igemm_nhwc128, igemm_nhwc64 on implicit_gemm_nhwc, igemm_pipe64 on
+#                       implicit_gemm_pipelined)
+#   SKIP_PROFILE=1      no Nsight Compute profile of the hand-written conv kernels (it runs after the
 #                       benchmarks when ncu is there and a minute is left; best effort)
 #   SKIP_TESTS=1        benchmarks only (with REUSE_BUILD=1: a second call after a SKIP_BENCH one)
 #   REUSE_BUILD=1       keep BUILD_DIR and rebuild incrementally instead of wiping it
@@ -424,13 +430,14 @@ fi
 # ---- benchmarks --------------------------------------------------------------------------------
 # Three runs of atebm_bench_cuda, each with its own time limit and JSON file (a run killed by
 # its timeout leaves the others' numbers intact): the memory-bound kernels and the training
-# iteration (BM_cuda_*); the conv trio at batch 32 (CONV_FILTER, 552 benchmarks); after the
-# PyTorch peer, a subset at batch 128 (CONV128_FILTER, 322).
+# iteration (BM_cuda_*); the conv trio at batch 32 (CONV_FILTER, 596 benchmarks); after the
+# PyTorch peer, a subset at batch 128 (CONV128_FILTER, 366).
 BENCH_ROWS=()
-run_bench() {  # run_bench LABEL FILTER MIN_TIME TIMEOUT
+run_bench() {  # run_bench LABEL FILTER MIN_TIME TIMEOUT   (FILTER 'none': nothing)
   local label="$1" filter="$2" min_time="$3" limit rc
   local json="$BUILD/gpu_check_bench_$label.json" log="$BUILD/gpu_check_bench_$label.log"
   rm -f "$json" "$log"  # no numbers of an earlier call are reported as this one's
+  [ "$filter" = none ] && return
   limit="$(step_limit "$4")"
   if ! built "$BUILD/bench/atebm_bench_cuda" || [ "$limit" -lt 20 ]; then
     STATUS=1
@@ -492,8 +499,8 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
   run_bench kernels "${KERNEL_FILTER:-BM_cuda_}" "$MIN_TIME" 240
   run_bench conv "${CONV_FILTER:-conv2d_.*/n32/}" "${CONV_MIN_TIME:-0.002}" 300
   run_torch_peer
-  CONV128_FILTER="${CONV128_FILTER:-conv2d_.*/((engine|cudnn)/(tf32|fp32)|igemm_pipe/tf32|igemm/fp32)/n128/}"
-  [ "$CONV128_FILTER" != none ] && run_bench conv128 "$CONV128_FILTER" "${CONV_MIN_TIME:-0.002}" 150
+  CONV128_FILTER="${CONV128_FILTER:-conv2d_.*/((engine|cudnn)/(tf32|fp32)|igemm_(pipe|nhwc64|nhwc128)/tf32|igemm/fp32)/n128/}"
+  run_bench conv128 "$CONV128_FILTER" "${CONV_MIN_TIME:-0.002}" 150
   if command -v python3 >/dev/null; then
     # Kernel rows one by one; conv rows per (pass, way, precision, batch): the summed GPU time of
     # the ResNet-50 conv shapes (one pass over the network's distinct convs) and the TFLOP/s of
@@ -565,7 +572,8 @@ for (p, way, prec, batch, shape), r in rate.items():
     if p != "conv2d_forward" or way != "cudnn" or not shape.startswith("3x3") or r <= 0:
         continue
     mine = [f"{w} {100 * rate[(p, w, prec, batch, shape)] / r:.0f}%"
-            for w in ("igemm", "igemm_pipe", "igemm_pipe64", "igemm_pipe128", "igemm_pipe128w8")
+            for w in ("igemm", "igemm_pipe", "igemm_pipe64", "igemm_pipe128", "igemm_pipe128w8", "igemm_nhwc64",
+                      "igemm_nhwc128")
             if (p, w, prec, batch, shape) in rate]
     if mine:
         print(f"| {p}/{prec}/{batch}/{shape}: of cuDNN | {num(r)} TFLOP/s | | | {', '.join(mine)} |")
@@ -586,7 +594,7 @@ if [ "$EMULATED" != 1 ] && [ "${SKIP_TESTS:-0}" != 1 ] && [ "${SKIP_SANITIZER:-0
 fi
 
 # ---- one kernel profile (best effort) ---------------------------------------------------------
-# Nsight Compute on the pipelined conv kernel, both tiles, one 3x3 layer (128 -> 128 channels at
+# Nsight Compute on the hand-written conv kernels (NCU_WAYS), one 3x3 layer (128 -> 128 channels at
 # 16x16, batch 32): where its time goes (tensor pipe, issue slots, stalls, occupancy), to steer
 # the next change to it. Skipped without ncu or with under 60 s left; a failure (ncu cannot read
 # the counters on every runtime) is reported but does not fail the check.
@@ -599,19 +607,21 @@ if [ "$EMULATED" != 1 ] && [ "${SKIP_BENCH:-0}" != 1 ] && [ "${SKIP_PROFILE:-0}"
   elif [ "$(step_limit 120)" -lt 60 ] || ! built "$BUILD/bench/atebm_bench_cuda"; then
     BENCH_ROWS+=("| ncu profile | skipped: not built or no time | | | |")
   else
-    for tile in 64 128 128w8; do
+    # NCU_WAYS: benchmark way:kernel-name pairs to profile.
+    for pair in ${NCU_WAYS:-igemm_nhwc128:implicit_gemm_nhwc igemm_nhwc64:implicit_gemm_nhwc igemm_pipe64:implicit_gemm_pipelined}; do
+      way="${pair%%:*}" kernel="${pair#*:}"
       limit="$(step_limit 60)"
       [ "$limit" -lt 20 ] && break
-      echo "gpu_check: ncu on the pipelined conv kernel, tile 128x$tile (limit ${limit}s)"
+      echo "gpu_check: ncu on $kernel, way $way (limit ${limit}s)"
       # --launch-skip 1: the benchmark's warm-up call; one launch is profiled (replayed per section).
-      if with_deps timeout -k 10 "$limit" "$NCU" --clock-control none --kernel-name regex:implicit_gemm_pipelined \
+      if with_deps timeout -k 10 "$limit" "$NCU" --clock-control none --kernel-name "regex:$kernel" \
            --launch-skip 1 --launch-count 1 --section SpeedOfLight --section Occupancy --section LaunchStats \
            --section WarpStateStats --section ComputeWorkloadAnalysis "$BUILD/bench/atebm_bench_cuda" \
-           --benchmark_filter="conv2d_forward/igemm_pipe$tile/tf32/n32/3x3_s1_128to128_16x16" \
+           --benchmark_filter="conv2d_forward/$way/tf32/n32/3x3_s1_128to128_16x16" \
            --benchmark_min_time=0.001 >>"$PROFILE_LOG" 2>&1; then
-        BENCH_ROWS+=("| ncu profile, tile 128x$tile | ok | | | gpu_check_ncu.log |")
+        BENCH_ROWS+=("| ncu profile, $way | ok | | | gpu_check_ncu.log |")
       else
-        BENCH_ROWS+=("| ncu profile, tile 128x$tile | failed (best effort) | | | gpu_check_ncu.log |")
+        BENCH_ROWS+=("| ncu profile, $way | failed (best effort) | | | gpu_check_ncu.log |")
       fi
     done
     grep -E "^ +(Duration|Compute \(SM\) Throughput|Memory Throughput|Registers Per Thread|Achieved Occupancy|Issue Slots Busy|Executed Ipc Active)" \

@@ -2,7 +2,7 @@
 // ResNet-50 (nn/models/resnet.h defaults: bottleneck [3, 4, 6, 3], widths 64..512, 32×32 input).
 //
 //   build/bench/atebm_bench_cuda --benchmark_filter=conv2d --benchmark_min_time=0.1
-//   (add e.g. --benchmark_filter='conv2d_forward/.*/n128/' to narrow it; 1104 benchmarks in all)
+//   (add e.g. --benchmark_filter='conv2d_forward/.*/n128/' to narrow it; 1192 benchmarks in all)
 //
 // Ways:
 //   engine   the differentiable op of ops/conv.h (conv2d / conv2d_grad_input /
@@ -25,6 +25,10 @@
 //   igemm_pipe64, igemm_pipe128, igemm_pipe128w8  (forward, tf32 only) the same with the
 //            128 × 64, the 128 × 128 (4 warps) or the 128 × 128 (8 warps) tile forced, to
 //            measure which tile suits which layer.
+//   igemm_nhwc64, igemm_nhwc128  (forward, tf32 only) the channels-last kernel
+//            (ops/cuda/conv_implicit_gemm_nhwc.cu; the copies of x and w to NHWC inside the timed
+//            call) with its 128 × 64 or 128 × 128 tile forced; Auto's choice where C % 4 == 0.
+//            The stem (C = 3) cannot run it: no rows for it.
 // Each at batch 32 and 128, float32, with allow_tf32() on ("tf32") and off ("fp32").
 // FLOPs counted = 2·N·K·C·kh·kw·Ho·Wo for each pass (the GEMM work). Three times per call
 // (bench/cuda/gpu_timer.h), because these calls are short (5-100 us on an H200) next to the host's
@@ -130,7 +134,9 @@ enum class Way {
   ImplicitGemmPipelined,
   Pipelined64,
   Pipelined128,
-  Pipelined128W8
+  Pipelined128W8,
+  PipelinedNhwc64,
+  PipelinedNhwc128
 };
 
 // Calls per graph (and per eager round) and eager rounds. The emulated GPU (cuda_emu) runs a conv
@@ -152,6 +158,10 @@ atebm::cuda::PipelinedTile tile_of(Way way) {
       return atebm::cuda::PipelinedTile::N128;
     case Way::Pipelined128W8:
       return atebm::cuda::PipelinedTile::N128W8;
+    case Way::PipelinedNhwc64:
+      return atebm::cuda::PipelinedTile::Nhwc64;
+    case Way::PipelinedNhwc128:
+      return atebm::cuda::PipelinedTile::Nhwc128;
     default:
       return atebm::cuda::PipelinedTile::Auto;
   }
@@ -296,6 +306,8 @@ void BM_conv_cuda(benchmark::State& state, ConvShape s, int64_t batch, bool tf32
         case Way::Pipelined64:
         case Way::Pipelined128:
         case Way::Pipelined128W8:
+        case Way::PipelinedNhwc64:
+        case Way::PipelinedNhwc128:
           atebm::cuda::conv2d_forward_implicit_gemm_pipelined<float>(geo, x.data<float>(), w.data<float>(), nullptr,
                                                                      out.data<float>(), tile_of(way));
           break;
@@ -307,10 +319,8 @@ void BM_conv_cuda(benchmark::State& state, ConvShape s, int64_t batch, bool tf32
     atebm::cuda::synchronize();
     if (tile_of(way) != atebm::cuda::PipelinedTile::Auto || (way == Way::ImplicitGemmPipelined && tf32)) {
       const atebm::cuda::PipelinedPlan plan = atebm::cuda::implicit_gemm_pipelined_plan(geo, tile_of(way));
-      const char* tile = plan.tile == atebm::cuda::PipelinedTile::N64    ? "128x64"
-                         : plan.tile == atebm::cuda::PipelinedTile::N128 ? "128x128"
-                                                                         : "128x128 (8 warps)";
-      state.SetLabel(std::string("tile ") + tile + " splits " + std::to_string(plan.splits));
+      state.SetLabel(std::string("tile ") + atebm::cuda::pipelined_tile_name(plan.tile) + " splits " +
+                     std::to_string(plan.splits));
     } else if (way == Way::Engine || way == Way::EngineMeasured || way == Way::Cudnn) {
       const atebm::cuda::CudnnConvChoice c = atebm::cuda::cudnn_conv_choice(pass, geo, atebm::DType::Float32);
       state.SetLabel("cudnn algo " + std::to_string(c.algo) + " math " + std::to_string(c.math_type) + " ws " +
@@ -334,13 +344,16 @@ void register_conv_benchmarks() {
          {std::pair{Way::Engine, "engine"}, {Way::EngineMeasured, "engine_measured"}, {Way::Cudnn, "cudnn"},
           {Way::ImplicitGemm, "igemm"},
           {Way::ImplicitGemmPipelined, "igemm_pipe"}, {Way::Pipelined64, "igemm_pipe64"},
-          {Way::Pipelined128, "igemm_pipe128"}, {Way::Pipelined128W8, "igemm_pipe128w8"}}) {
+          {Way::Pipelined128, "igemm_pipe128"}, {Way::Pipelined128W8, "igemm_pipe128w8"},
+          {Way::PipelinedNhwc64, "igemm_nhwc64"}, {Way::PipelinedNhwc128, "igemm_nhwc128"}}) {
       const bool hand_written = way != Way::Engine && way != Way::EngineMeasured && way != Way::Cudnn;
       if (hand_written && passes[pi] != ConvPass::Forward) continue;
       for (bool tf32 : {true, false}) {
         if (tile_of(way) != atebm::cuda::PipelinedTile::Auto && !tf32) continue;  // = the teaching FMA rows
         for (int64_t batch : {32, 128})
           for (const ConvShape& s : shapes) {
+            const bool channels_last = way == Way::PipelinedNhwc64 || way == Way::PipelinedNhwc128;
+            if (channels_last && s.c_in % 4 != 0) continue;  // it copies 4 channels at a time
             const std::string name = std::string(pass_names[pi]) + "/" + way_name + "/" + (tf32 ? "tf32" : "fp32") +
                                      "/n" + std::to_string(batch) + "/" + s.name();
             benchmark::RegisterBenchmark(name.c_str(), BM_conv_cuda, s, batch, tf32, passes[pi], way)

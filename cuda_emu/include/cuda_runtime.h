@@ -210,6 +210,10 @@ enum cudaDeviceAttr {
   cudaDevAttrMultiProcessorCount = 16,
   cudaDevAttrComputeCapabilityMajor = 75,
   cudaDevAttrComputeCapabilityMinor = 76,
+  cudaDevAttrMaxSharedMemoryPerBlockOptin = 97,
+};
+enum cudaFuncAttribute {
+  cudaFuncAttributeMaxDynamicSharedMemorySize = 8,
 };
 
 enum cudaStreamCaptureMode {
@@ -249,6 +253,14 @@ cudaError_t cudaGetDeviceCount(int* count);
 cudaError_t cudaGetDevice(int* device);
 cudaError_t cudaSetDevice(int device);
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device);
+// A kernel may be launched with more than 48 KB of dynamic shared memory only after it has been
+// allowed that much (cudaFuncAttributeMaxDynamicSharedMemorySize, at most the device's opt-in
+// limit); a launch without it fails with cudaErrorInvalidValue, as on a GPU.
+cudaError_t cudaFuncSetAttribute(const void* func, cudaFuncAttribute attr, int value);
+template <class T>
+cudaError_t cudaFuncSetAttribute(T* entry, cudaFuncAttribute attr, int value) {
+  return cudaFuncSetAttribute(reinterpret_cast<const void*>(entry), attr, value);
+}
 cudaError_t cudaDeviceSynchronize();
 cudaError_t cudaGetLastError();
 cudaError_t cudaPeekAtLastError();
@@ -305,6 +317,7 @@ struct LaunchConfig {
   size_t shared_bytes;
   cudaStream_t stream;
   const char* kernel;  // the launch's source text, for diagnostics
+  const void* function = nullptr;  // the kernel function, for its attributes (cudaFuncSetAttribute)
   // Whether this kernel (one per instantiation) synchronises: -1 unknown until its first launch
   // has run with fibers, then 0 (its threads run as plain calls from then on) or 1.
   std::atomic<int>* uses_barriers = nullptr;
@@ -327,14 +340,28 @@ struct Launcher {
   }
 };
 template <class F>
-Launcher<F> make_launcher(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, const char* kernel, F f) {
-  return {{grid, block, shared_bytes, stream, kernel}, f};
+Launcher<F> make_launcher(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, const char* kernel, F f,
+                          const void* function) {
+  return {{grid, block, shared_bytes, stream, kernel, function}, f};
 }
+template <class K>
+const void* function_address(K* kernel) {
+  return reinterpret_cast<const void*>(kernel);
+}
+// The running block's dynamic shared memory (extern __shared__ on a GPU): the launch's
+// shared-memory bytes, 128-byte aligned, filled with 0xFF bytes (NaN) at the start of every block.
+unsigned char* dynamic_shared_memory();
 }  // namespace cuda_emu
 
+// CUDA_EMU_LAUNCH_FN names one function (no deduced template arguments), so that the launch
+// knows the kernel's attributes: for more than 48 KB of dynamic shared memory.
 #define CUDA_EMU_LAUNCH(grid, block, smem, stream, ...)                                  \
   ::cuda_emu::make_launcher((grid), (block), (smem), (stream), #__VA_ARGS__,             \
-                            [](auto... cuda_emu_args_) { __VA_ARGS__(cuda_emu_args_...); })
+                            [](auto... cuda_emu_args_) { __VA_ARGS__(cuda_emu_args_...); }, nullptr)
+#define CUDA_EMU_LAUNCH_FN(grid, block, smem, stream, ...)                               \
+  ::cuda_emu::make_launcher((grid), (block), (smem), (stream), #__VA_ARGS__,             \
+                            [](auto... cuda_emu_args_) { __VA_ARGS__(cuda_emu_args_...); }, \
+                            ::cuda_emu::function_address(__VA_ARGS__))
 
 // ---- for the library emulations (cuBLAS, cuDNN) and tests ------------------------------------------
 namespace cuda_emu {

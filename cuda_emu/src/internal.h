@@ -7,6 +7,11 @@
 
 namespace cuda_emu {
 
+// The most dynamic shared memory a kernel may be allowed (cudaDevAttrMaxSharedMemoryPerBlockOptin
+// of an H100/H200: 227 KB); without cudaFuncSetAttribute, 48 KB.
+constexpr int kMaxDynamicSharedBytes = 227 * 1024;
+constexpr size_t kDefaultSharedBytes = 48 * 1024;
+
 // One unit of stream work: run now, or recorded into a graph and run at each launch. Returns the
 // error the work reports (a kernel fault is sticky and reported by every later call too).
 struct Node {

@@ -38,6 +38,7 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -195,6 +196,7 @@ struct BlockRun {
   std::vector<ThreadCopies> copies;  // per thread; empty until the block's first cp.async
   std::vector<WarpResult> results;   // per warp
   std::string fault;  // the first fault of the block
+  unsigned char* dynamic_shared = nullptr;  // the launch's dynamic shared memory (128-byte aligned)
 };
 
 thread_local BlockRun* t_run = nullptr;
@@ -529,8 +531,15 @@ void pipeline_wait_prior(size_t prior) {
   }
 }
 
+unsigned char* dynamic_shared_memory() { return kernel_run("dynamic shared memory").dynamic_shared; }
+
 void run_grid(const LaunchConfig& config, const std::function<void()>& body) {
   BlockRun run;
+  // One buffer per launch, refilled for each block: what a block reads before it writes is NaN.
+  const size_t shared_bytes = (config.shared_bytes + 127) / 128 * 128;
+  std::unique_ptr<unsigned char, decltype(&std::free)> shared(
+      static_cast<unsigned char*>(shared_bytes > 0 ? std::aligned_alloc(128, shared_bytes) : nullptr), &std::free);
+  run.dynamic_shared = shared.get();
   run.body = &body;
   run.block = config.block;
   run.threads = config.block.x * config.block.y * config.block.z;
@@ -551,6 +560,7 @@ void run_grid(const LaunchConfig& config, const std::function<void()>& body) {
         const unsigned x = pick(kx, g.x), y = pick(ky, g.y), z = pick(kz, g.z);
         blockIdx = {x, y, z};
         run.copies.clear();  // a previous block's pending copies are dropped, never landed
+        if (shared) std::memset(shared.get(), 0xFF, shared_bytes);
         if (run.direct) {
           run_block_direct(run);
         } else {

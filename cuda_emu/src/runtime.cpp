@@ -120,6 +120,7 @@ struct State {
   std::set<CUevent_st*> events;
   std::vector<Capture*> captures;  // active ones
   std::atomic<int> sticky{cudaSuccess};
+  std::map<const void*, int> max_dynamic_shared;  // cudaFuncAttributeMaxDynamicSharedMemorySize
 };
 State& state() {
   static State* s = new State;  // never destroyed: static destructors may still call in
@@ -355,11 +356,19 @@ void launch(const LaunchConfig& c, std::function<void()> body) {
   const dim3 g = c.grid, b = c.block;
   const uint64_t threads = uint64_t{b.x} * b.y * b.z;
   const bool ok = g.x >= 1 && g.y >= 1 && g.z >= 1 && b.x >= 1 && b.y >= 1 && b.z >= 1 && g.x <= 0x7fffffffu &&
-                  g.y <= 65535 && g.z <= 65535 && b.x <= 1024 && b.y <= 1024 && b.z <= 64 && threads <= 1024 &&
-                  c.shared_bytes <= 48 * 1024;
+                  g.y <= 65535 && g.z <= 65535 && b.x <= 1024 && b.y <= 1024 && b.z <= 64 && threads <= 1024;
   if (!ok) {
     fail(cudaErrorInvalidConfiguration);
     return;
+  }
+  if (c.shared_bytes > kDefaultSharedBytes) {  // more than 48 KB only as much as the kernel was allowed
+    State& st = state();
+    std::lock_guard<std::mutex> lock(st.mu);
+    const auto it = st.max_dynamic_shared.find(c.function);
+    if (c.function == nullptr || it == st.max_dynamic_shared.end() || c.shared_bytes > size_t(it->second)) {
+      fail(cudaErrorInvalidValue);
+      return;
+    }
   }
   if (device_count() == 0) {
     fail(cudaErrorNoDevice);
@@ -407,8 +416,19 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
     case cudaDevAttrMultiProcessorCount: *value = 132; break;
     case cudaDevAttrComputeCapabilityMajor: *value = 9; break;
     case cudaDevAttrComputeCapabilityMinor: *value = 0; break;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = kMaxDynamicSharedBytes; break;
     default: return fail(cudaErrorInvalidValue);
   }
+  return cudaSuccess;
+}
+cudaError_t cudaFuncSetAttribute(const void* func, cudaFuncAttribute attr, int value) {
+  CUDA_EMU_PROLOGUE();
+  if (func == nullptr || attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 ||
+      value > kMaxDynamicSharedBytes)
+    return fail(cudaErrorInvalidValue);
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mu);
+  st.max_dynamic_shared[func] = value;
   return cudaSuccess;
 }
 cudaError_t cudaDeviceSynchronize() {

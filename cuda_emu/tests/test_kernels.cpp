@@ -4,6 +4,7 @@
 #include <cuda_pipeline_primitives.h>
 #include <mma.h>
 
+#include <cmath>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -149,6 +150,25 @@ __global__ void warps_drift_apart(int* out) {
   __syncwarp();
   out[threadIdx.x] = marks[(threadIdx.x + 32) % 64];
 }
+
+// 64 threads; 64 KB of dynamic shared memory. out[2b] = what block b reads before anything is
+// written (the emulator's fill: NaN), out[2b + 1] = a sum through shared memory.
+constexpr size_t kBigShared = 64 * 1024;
+void big_shared_kernel(float* out) {
+  float* smem = reinterpret_cast<float*>(cuda_emu::dynamic_shared_memory());
+  const unsigned t = threadIdx.x, last = kBigShared / sizeof(float) - 1;
+  if (t == 0) out[2 * blockIdx.x] = smem[last];
+  __syncthreads();
+  smem[t * 250] = static_cast<float>(t);
+  __syncthreads();
+  if (t == 0) {
+    float sum = 0;
+    for (unsigned i = 0; i < 64; ++i) sum += smem[i * 250];
+    out[2 * blockIdx.x + 1] = sum;
+    smem[last] = 1.0f;  // the next block must not see it
+  }
+}
+void never_allowed_kernel(float* out) { big_shared_kernel(out); }
 
 class Kernels : public ::testing::Test {
  protected:
@@ -355,6 +375,31 @@ TEST_F(Kernels, CpAsyncMisuseIsAStickyFault) {
     cuda_emu::reset_for_tests();
     cudaFree(d_in);
   }
+}
+
+TEST_F(Kernels, DynamicSharedMemoryOver48KbNeedsTheAttributeAndStartsAsNan) {
+  float* out = to_device(std::vector<float>(4, 0.0f));
+  CUDA_EMU_LAUNCH_FN(2, 64, kBigShared, nullptr, never_allowed_kernel)(out);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue) << "64 KB without cudaFuncSetAttribute";
+  CUDA_EMU_LAUNCH(2, 64, kBigShared, nullptr, big_shared_kernel)(out);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue) << "a launch that does not name its function: 48 KB at most";
+  EXPECT_EQ(cudaFuncSetAttribute(big_shared_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 228 * 1024),
+            cudaErrorInvalidValue)
+      << "over the device's opt-in limit";
+  int optin = 0;
+  ASSERT_EQ(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0), cudaSuccess);
+  EXPECT_EQ(optin, 227 * 1024);
+  ASSERT_EQ(cudaFuncSetAttribute(big_shared_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int{kBigShared}),
+            cudaSuccess);
+  CUDA_EMU_LAUNCH_FN(2, 64, kBigShared + 4, nullptr, big_shared_kernel)(out);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue) << "more than it was allowed";
+  CUDA_EMU_LAUNCH_FN(2, 64, kBigShared, nullptr, big_shared_kernel)(out);
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  const std::vector<float> got = to_host(out, 4);
+  EXPECT_TRUE(std::isnan(got[0]) && std::isnan(got[2])) << got[0] << " " << got[2] << ": every block starts with NaN";
+  EXPECT_EQ(got[1], 2016.0f);
+  EXPECT_EQ(got[3], 2016.0f);
+  cudaFree(out);
 }
 
 TEST_F(Kernels, TemplatesAndDeducedKernelsLaunchThroughTheMacro) {

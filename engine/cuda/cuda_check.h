@@ -33,10 +33,15 @@
 // macro because with -DATEBM_CUDA_EMULATION=ON the same .cu files compile as C++ against
 // cuda_emu/ (the CUDA runtime emulated on the CPU, for tests without a GPU), where a launch is a
 // call that runs the kernel once per thread of the grid.
+// ATEBM_LAUNCH_FN: the same for a kernel named without deduced template arguments, which the
+// emulator can then hold to its cudaFuncSetAttribute limits (more than 48 KB of dynamic shared
+// memory needs it).
 #if defined(ATEBM_CUDA_EMULATION)
 #define ATEBM_LAUNCH(grid, block, smem, stream, ...) CUDA_EMU_LAUNCH(grid, block, smem, stream, __VA_ARGS__)
+#define ATEBM_LAUNCH_FN(grid, block, smem, stream, ...) CUDA_EMU_LAUNCH_FN(grid, block, smem, stream, __VA_ARGS__)
 #else
 #define ATEBM_LAUNCH(grid, block, smem, stream, ...) __VA_ARGS__<<<grid, block, smem, stream>>>
+#define ATEBM_LAUNCH_FN(grid, block, smem, stream, ...) __VA_ARGS__<<<grid, block, smem, stream>>>
 #endif
 
 // After a launch: reports (and clears) a launch error without synchronising.

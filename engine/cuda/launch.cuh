@@ -8,6 +8,7 @@
 //                            stride 0) strides: size-1 dims dropped, mergeable dims merged, and
 //                            the element offsets of logical index i
 //   block_sum                a deterministic block-wide sum in double
+//   dynamic_shared_memory    the block's dynamic shared memory (the launch's third argument)
 //   check_cuda_tensor / check_contiguous_out   argument checks with the op's name
 // Launch every kernel on the engine's stream:
 //   ATEBM_LAUNCH(grid_for(n), kThreads, 0, current_stream(), kernel<T>)(args...);
@@ -57,6 +58,18 @@ __device__ inline double block_sum(double v) {
     __syncthreads();
   }
   return s[0];
+}
+
+// The block's dynamic shared memory, as many bytes as the launch gave (its third argument; more
+// than 48 KB only after cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize)),
+// 128-byte aligned. On the emulated GPU, a buffer per block filled with NaN bytes.
+__device__ __forceinline__ unsigned char* dynamic_shared_memory() {
+#ifdef ATEBM_CUDA_EMULATION
+  return ::cuda_emu::dynamic_shared_memory();
+#else
+  extern __shared__ __align__(128) unsigned char bytes[];
+  return bytes;
+#endif
 }
 
 inline void check_cuda_tensor(const Tensor& t, const char* op) {

@@ -16,6 +16,8 @@
 // Every output is one fixed-order sum (deterministic; for the pipelined kernel the order depends
 // on the GPU's SM count through the split count, not on the run).
 // The pointers live on the CURRENT CUDA device; the kernels are queued on cuda::current_stream().
+// The channels-last kernel rounds x and w to TF32 in its copies instead of after each load:
+// the same bits.
 // ops/conv.cpp runs them for conv2d forward when conv_algo() asks (ConvAlgo::ImplicitGemm,
 // ConvAlgo::ImplicitGemmPipelined).
 #include <cstdint>
@@ -29,9 +31,16 @@ void conv2d_forward_implicit_gemm(const cpu::Conv2dGeometry& geo, const T* x, co
 
 /// The pipelined kernel's block tile: 128 output positions × 64 channels (4 warps of 64 × 32,
 /// 3 cp.async stages), × 128 channels (4 warps of 64 × 64, 2 stages), or × 128 channels with 8
-/// warps of 64 × 32 (N128W8: 256 threads, 2 stages). Auto: N128 from 128 output channels on,
-/// else N64, a rule of thumb that no GPU has timed yet.
-enum class PipelinedTile { Auto, N64, N128, N128W8 };
+/// warps of 64 × 32 (N128W8: 256 threads, 2 stages), all gathering x as it is (NCHW); or the
+/// channels-last kernel (ops/cuda/conv_implicit_gemm_nhwc.cu: copies x and w to NHWC first, then
+/// 16-byte gathers; C % 4 == 0) with 128 × 64 or 128 × 128 tiles (Nhwc64, Nhwc128: 4 warps, 3
+/// stages of 32 channels in 83 or 110 KB of shared memory). Auto: the channels-last kernel where
+/// it can run, else N64/N128; 128 wide from 128 output channels on.
+enum class PipelinedTile { Auto, N64, N128, N128W8, Nhwc64, Nhwc128 };
+
+/// The tile's name in labels and test names: "128x64", "128x128", "128x128w8", "nhwc128x64",
+/// "nhwc128x128" ("auto" for Auto).
+const char* pipelined_tile_name(PipelinedTile tile);
 
 /// What the pipelined kernel runs for `geo` on the current GPU: its tile (never Auto) and in how
 /// many parts it splits the reduction (1: none). For the TF32 path; the benchmarks label with it.
@@ -46,7 +55,8 @@ void conv2d_forward_implicit_gemm_pipelined(const cpu::Conv2dGeometry& geo, cons
                                             PipelinedTile tile = PipelinedTile::Auto);
 
 /// How many parts the pipelined kernel splits the reduction into (1: none), for a grid of
-/// `tiles` output tiles, `steps` reduction steps of 16 and a GPU with `sms` multiprocessors.
+/// `tiles` output tiles, `steps` reduction steps of 16 and a GPU with `sms` multiprocessors (the
+/// NCHW tiles; the channels-last kernel has its own policy, igemm::nhwc_split_count).
 int implicit_gemm_split_count(int64_t tiles, int64_t steps, int sms);
 
 }  // namespace atebm::cuda

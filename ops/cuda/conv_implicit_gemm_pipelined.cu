@@ -44,7 +44,9 @@
 //    tile keeps 128 × 128 but with 8 warps of 64 × 32 (256 threads, 128 registers each, so 16
 //    warps per SM); two threads share a row of A, each gathering 8 of a step's 16 taps.
 //    (PipelinedTile; which is faster where is for the GPU benchmarks to say:
-//    bench/cuda/bench_conv_cuda.cpp times all three.)
+//    bench/cuda/bench_conv_cuda.cpp times all three. The first GPU run found them within 5% of
+//    each other and the kernel issue-bound: the gather below is what it spends its instructions
+//    on. Step 3, conv_implicit_gemm_nhwc.cu, rebuilds it around 16-byte copies.)
 // 5. Split-K when the grid cannot fill the GPU. Layer 4 of the CIFAR ResNet at batch 32 has
 //    M = 512 and K = 512: 4 × 8 = 32 blocks for 132 SMs, each with 288 reduction steps. The
 //    reduction is split into Z contiguous ranges of steps (grid.z); block z writes its partial
@@ -65,21 +67,22 @@
 #include "engine/cuda/stream.h"
 #include "engine/factories.h"
 #include "ops/cuda/conv_implicit_gemm_cuda.h"
+#include "ops/cuda/conv_implicit_gemm_nhwc.cuh"
 #include "ops/cuda/conv_implicit_gemm_shape.cuh"
 #include "ops/math_mode.h"
 
 namespace atebm::cuda {
 namespace {
 
-using igemm::ConvShape, igemm::GatherRow, igemm::gather_row, igemm::store_y;
+using igemm::ConvShape, igemm::GatherRow, igemm::gather_row, igemm::sum_splits_kernel, igemm::write_tile;
 
 // ---- device code ----------------------------------------------------------------------------
 
 constexpr int kBM = 128, kBK = 16;  // block tile rows (output positions), reduction step
 constexpr int kLdA = kBM + 4;       // As[r][m]: column-major A (+4: rows stay 16-byte aligned)
 constexpr int kLdB = kBK + 4;       // Bs[k][r]: column-major B
-constexpr int kLdC = kBM + 4;       // Cs[k][m]: 64 columns of the finished tile, for coalesced stores
-constexpr int kOutCols = 64;        // the epilogue writes the tile 64 columns at a time
+constexpr int kLdC = kBM + 4;       // Cs[k][m]: 64 columns of the finished tile (write_tile)
+constexpr int kOutCols = 64;
 
 // The three tile shapes (4. above): warps of 64 rows × kWarpN columns (output channels), two
 // along m and kWarpsN along n. Thread t gathers row t % kBM of A, taps
@@ -251,39 +254,10 @@ __global__ void __launch_bounds__(Tile<kWarpN, kWarpsN>::kThreads)
     }
   }
   __pipeline_wait_prior(0);  // only empty groups are left; drain them anyway
-  float* Cs = smem;          // Y[m, k0 + h + kk] at Cs[kk][m], one 64-column half h at a time
-  for (int h = 0; h < kBN; h += kOutCols) {
-    __syncthreads();  // every warp is done with the stages (or with the previous half)
-    if (wn / kOutCols == h / kOutCols)
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < kFragsN; ++j)
-          wmma::store_matrix_sync(Cs + (wn - h + 16 * j) * kLdC + wm + 16 * i, acc[i][j], kLdC, wmma::mem_col_major);
-    __syncthreads();
-    for (int e = t; e < kBM * kOutCols; e += kThreads) {  // consecutive threads: consecutive m (coalesced)
-      const int mm = e % kBM, kk = e / kBM, k = k0 + h + kk;
-      const float v = Cs[kk * kLdC + mm];
-      if (partial == nullptr) {
-        store_y(y, b, s, m0 + mm, k, v);
-      } else if (m0 + mm < s.M && k < s.K) {
-        partial[(int64_t{z} * s.K + k) * s.M + m0 + mm] = v;
-      }
-    }
-  }
+  write_tile<kBM, kBN, kThreads>(smem, acc, wm, wn, t, s, m0, k0, b, y, partial, z);
 #else
   __trap();  // the host launches this kernel only on compute capability >= 8.0
 #endif
-}
-
-// y = Σ_z partial[z] + b, z in increasing order; partial is [splits][K][M].
-__global__ void sum_splits_kernel(const float* __restrict__ partial, const float* __restrict__ b,
-                                  float* __restrict__ y, ConvShape s, int splits) {
-  const int64_t total = int64_t{s.K} * s.M;
-  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total; e += int64_t{gridDim.x} * blockDim.x) {
-    float v = 0.0f;
-    for (int z = 0; z < splits; ++z) v += partial[z * total + e];
-    const int k = static_cast<int>(e / s.M);
-    store_y(y, b, s, e - int64_t{k} * s.M, k, v);
-  }
 }
 
 }  // namespace
@@ -301,14 +275,30 @@ int implicit_gemm_split_count(int64_t tiles, int64_t steps, int sms) {
 
 namespace {
 
-// The tile (Auto resolved: 128 wide from 128 output channels on, a rule of thumb no GPU has
-// timed yet) and the split count for problem s on `device`.
+bool is_nhwc(PipelinedTile tile) { return tile == PipelinedTile::Nhwc64 || tile == PipelinedTile::Nhwc128; }
+
+// The tile (Auto resolved: channels last where it can run, 128 wide from 128 output channels on)
+// and the split count for problem s on `device`.
 PipelinedPlan plan_for(const ConvShape& s, PipelinedTile tile, int device) {
-  if (tile == PipelinedTile::Auto) tile = s.K >= 128 ? PipelinedTile::N128 : PipelinedTile::N64;
-  const dim3 grid = igemm::tile_grid(s, kBM, tile == PipelinedTile::N64 ? Tile<32, 2>::kBN : Tile<64, 2>::kBN);
+  const bool wide = s.K >= 128;
+  if (tile == PipelinedTile::Auto) {
+    if (igemm::nhwc_unsupported(s, wide ? 128 : 64, device) == nullptr)
+      tile = wide ? PipelinedTile::Nhwc128 : PipelinedTile::Nhwc64;
+    else
+      tile = wide ? PipelinedTile::N128 : PipelinedTile::N64;
+  }
+  const int bn = tile == PipelinedTile::N64 || tile == PipelinedTile::Nhwc64 ? 64 : 128;
+  const dim3 grid = igemm::tile_grid(s, kBM, bn);
+  const int64_t tiles = int64_t{grid.x} * grid.y;
   int sms = 0;
   ATEBM_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  return {tile, implicit_gemm_split_count(int64_t{grid.x} * grid.y, (s.R + kBK - 1) / kBK, sms)};
+  if (is_nhwc(tile)) {
+    const char* why = igemm::nhwc_unsupported(s, bn, device);
+    ATEBM_CHECK(why == nullptr, "conv2d (implicit gemm): tile {} cannot run x with {} channels: {}",
+                pipelined_tile_name(tile), s.C, why);
+    return {tile, igemm::nhwc_split_count(tiles, igemm::nhwc_steps(s), sms)};
+  }
+  return {tile, implicit_gemm_split_count(tiles, (s.R + kBK - 1) / kBK, sms)};
 }
 
 // Runs the pipelined kernel with tile Tile<kWarpN, kWarpsN> in `splits` parts (and then the sum
@@ -332,13 +322,30 @@ void launch_pipelined(const ConvShape& s, int splits, int device, const float* x
         (x, w, b, y, partial, s, steps);
   ATEBM_CUDA_CHECK_LAUNCH();
   if (splits > 1) {
-    ATEBM_LAUNCH(grid_for(int64_t{s.K} * s.M), kThreads, 0, current_stream(), sum_splits_kernel)
+    ATEBM_LAUNCH(grid_for(int64_t{s.K} * s.M), kThreads, 0, current_stream(), sum_splits_kernel<float>)
         (partial, b, y, s, splits);
     ATEBM_CUDA_CHECK_LAUNCH();
   }
 }
 
 }  // namespace
+
+const char* pipelined_tile_name(PipelinedTile tile) {
+  switch (tile) {
+    case PipelinedTile::N64:
+      return "128x64";
+    case PipelinedTile::N128:
+      return "128x128";
+    case PipelinedTile::N128W8:
+      return "128x128w8";
+    case PipelinedTile::Nhwc64:
+      return "nhwc128x64";
+    case PipelinedTile::Nhwc128:
+      return "nhwc128x128";
+    default:
+      return "auto";
+  }
+}
 
 PipelinedPlan implicit_gemm_pipelined_plan(const cpu::Conv2dGeometry& geo, PipelinedTile tile) {
   return plan_for(igemm::make_shape(geo), tile, current_device());
@@ -364,6 +371,10 @@ void conv2d_forward_implicit_gemm_pipelined(const cpu::Conv2dGeometry& geo, cons
         break;
       case PipelinedTile::N128W8:
         launch_pipelined<32, 4>(s, plan.splits, device, x, w, b, y);
+        break;
+      case PipelinedTile::Nhwc64:
+      case PipelinedTile::Nhwc128:
+        igemm::conv2d_forward_nhwc(s, plan.tile == PipelinedTile::Nhwc64 ? 64 : 128, plan.splits, device, x, w, b, y);
         break;
       default:
         launch_pipelined<32, 2>(s, plan.splits, device, x, w, b, y);

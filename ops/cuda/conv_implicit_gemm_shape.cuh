@@ -6,6 +6,7 @@
 // Device code: include from .cu files only, after engine/cuda/cuda_check.h.
 #include <climits>
 #include <cstdint>
+#include <mma.h>
 
 #include "engine/cuda/cuda_check.h"
 #include "ops/cpu/conv_cpu.h"
@@ -82,6 +83,52 @@ __device__ __forceinline__ void store_y(T* y, const T* b, const ConvShape& s, in
   const int64_t plane = int64_t{s.Ho} * s.Wo, n = m / plane, p = m - n * plane;
   if (b != nullptr) v += b[k];  // v = Σ + b, as the CPU's GEMM onto a bias-filled y
   y[(n * s.K + k) * plane + p] = v;
+}
+
+// The end of a pipelined kernel's block: its kBM × kBN tile of Y, held by the warps as kFragsM ×
+// kFragsN WMMA accumulators of 16 × 16 at (wm + 16·i, wn + 16·j), goes to y (+ b) or, with a split
+// reduction (partial != null), to partial[z][k][m]. Through Cs [64 columns][kBM + 4] in shared
+// memory (free by now: the caller's stages are done with), 64 output channels at a time, so that
+// consecutive threads store consecutive m (coalesced). Every thread of the block calls it.
+template <int kBM, int kBN, int kThreads, int kFragsM, int kFragsN, class Frag>
+__device__ __forceinline__ void write_tile(float* Cs, Frag (&acc)[kFragsM][kFragsN], int wm, int wn, int t,
+                                           const ConvShape& s, int64_t m0, int k0, const float* b, float* y,
+                                           float* partial, int z) {
+  constexpr int kOutCols = 64, kLdC = kBM + 4;
+  constexpr int kWarpN = 16 * kFragsN;
+  static_assert(kOutCols % kWarpN == 0, "a warp's columns lie in one 64-column part");
+  for (int h = 0; h < kBN; h += kOutCols) {
+    __syncthreads();  // every warp is done with the stages (or with the previous 64 columns)
+    if (wn / kOutCols == h / kOutCols)
+      for (int i = 0; i < kFragsM; ++i)
+        for (int j = 0; j < kFragsN; ++j)
+          nvcuda::wmma::store_matrix_sync(Cs + (wn - h + 16 * j) * kLdC + wm + 16 * i, acc[i][j], kLdC,
+                                          nvcuda::wmma::mem_col_major);
+    __syncthreads();
+    for (int e = t; e < kBM * kOutCols; e += kThreads) {
+      const int mm = e % kBM, kk = e / kBM, k = k0 + h + kk;
+      const float v = Cs[kk * kLdC + mm];
+      if (partial == nullptr) {
+        store_y(y, b, s, m0 + mm, k, v);
+      } else if (m0 + mm < s.M && k < s.K) {
+        partial[(int64_t{z} * s.K + k) * s.M + m0 + mm] = v;
+      }
+    }
+  }
+}
+
+// y = Σ_z partial[z] + b, z in increasing order; partial is [splits][K][M] (the pipelined kernels'
+// split-K workspace). A template so that both .cu files that launch it may include it.
+template <typename T>
+__global__ void sum_splits_kernel(const T* __restrict__ partial, const T* __restrict__ b, T* __restrict__ y,
+                                  ConvShape s, int splits) {
+  const int64_t total = int64_t{s.K} * s.M;
+  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total; e += int64_t{gridDim.x} * blockDim.x) {
+    T v = 0;
+    for (int z = 0; z < splits; ++z) v += partial[z * total + e];
+    const int k = static_cast<int>(e / s.M);
+    store_y(y, b, s, e - int64_t{k} * s.M, k, v);
+  }
 }
 
 // TF32 tensor cores (and cp.async) need compute capability 8.0 (Ampere) or later.

@@ -36,6 +36,10 @@
 #include "ops/math_mode.h"
 #include "ops/ops.h"
 
+#ifdef ATEBM_WITH_CUDA
+#include <cuda_runtime.h>
+#endif
+
 namespace atebm {
 namespace {
 
@@ -68,6 +72,9 @@ const std::vector<ConvCase>& conv_cases() {
       {"deep_reduction", 2, 48, 9, 9, 128, 3, 3, {.padding = {1, 1}}, false},
       // R = 450 (29 steps, the last partial), K = 40, M = 25, stride 2: 3 uneven splits (9, 10, 10).
       {"split_uneven", 1, 50, 9, 9, 40, 3, 3, {.stride = {2, 2}, .padding = {1, 1}}, true},
+      // For the channels-last kernel (C % 4 == 0; the cases above with C = 16, 4, 32, 40, 48 run it
+      // too): M = 189 and K = 70 partial, C = 36 (a 32-channel step and a 4-channel one per tap).
+      {"channels_last_partial", 3, 36, 7, 9, 70, 3, 3, {.padding = {1, 1}}, true},
   };
   return cases;
 }
@@ -138,6 +145,13 @@ TEST_P(ImplicitGemmConv, MatchesTheCpuWithinTheRoundingBound) {
                                   .stride_h = c.p.stride[0], .stride_w = c.p.stride[1], .pad_h = c.p.padding[0],
                                   .pad_w = c.p.padding[1], .dil_h = c.p.dilation[0], .dil_w = c.p.dilation[1]};
     Tensor y = empty(exact.shape(), {.dtype = DType::Float32, .device = Device::cuda()});
+    if ((prm.tile == cuda::PipelinedTile::Nhwc64 || prm.tile == cuda::PipelinedTile::Nhwc128) && c.c % 4 != 0) {
+      // The channels-last kernel copies 4 channels at a time: forced on other inputs, it refuses.
+      EXPECT_THROW(cuda::conv2d_forward_implicit_gemm_pipelined<float>(geo, x.data<float>(), w.data<float>(), nullptr,
+                                                                      y.data<float>(), prm.tile),
+                   Error);
+      return Tensor();
+    }
     cuda::conv2d_forward_implicit_gemm_pipelined<float>(geo, x.data<float>(), w.data<float>(),
                                                         b.defined() ? b.data<float>() : nullptr, y.data<float>(),
                                                         prm.tile);
@@ -150,6 +164,7 @@ TEST_P(ImplicitGemmConv, MatchesTheCpuWithinTheRoundingBound) {
     const Device gpu = Device::cuda();
     const Tensor x = on(in.x, gpu), w = on(in.w, gpu), b = on(in.b, gpu);
     y = run(x, w, b);
+    if (!y.defined()) return;  // refused, as it should be (run checked it)
     again = run(x, w, b);
     if (prm.path == Path::Tf32) {
       set_allow_tf32(false);
@@ -201,7 +216,8 @@ std::vector<Param> all_params() {
   for (size_t i = 0; i < conv_cases().size(); ++i) {
     for (ConvAlgo a : {ConvAlgo::ImplicitGemm, ConvAlgo::ImplicitGemmPipelined})
       for (Path p : {Path::Float64, Path::Float32, Path::Tf32}) out.push_back({i, a, p});
-    for (cuda::PipelinedTile t : {cuda::PipelinedTile::N64, cuda::PipelinedTile::N128, cuda::PipelinedTile::N128W8})
+    for (cuda::PipelinedTile t : {cuda::PipelinedTile::N64, cuda::PipelinedTile::N128, cuda::PipelinedTile::N128W8,
+                                  cuda::PipelinedTile::Nhwc64, cuda::PipelinedTile::Nhwc128})
       out.push_back({i, ConvAlgo::ImplicitGemmPipelined, Path::Tf32, t});
   }
   return out;
@@ -209,10 +225,12 @@ std::vector<Param> all_params() {
 
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
   const Param& p = info.param;
-  const char* tile = p.tile == cuda::PipelinedTile::N64      ? "_n64"
-                     : p.tile == cuda::PipelinedTile::N128   ? "_n128"
-                     : p.tile == cuda::PipelinedTile::N128W8 ? "_n128w8"
-                                                             : "";
+  const char* tile = p.tile == cuda::PipelinedTile::N64       ? "_n64"
+                     : p.tile == cuda::PipelinedTile::N128    ? "_n128"
+                     : p.tile == cuda::PipelinedTile::N128W8  ? "_n128w8"
+                     : p.tile == cuda::PipelinedTile::Nhwc64  ? "_nhwc64"
+                     : p.tile == cuda::PipelinedTile::Nhwc128 ? "_nhwc128"
+                                                              : "";
   return std::string(conv_algo_name(p.algo)) + "_" + conv_cases().at(p.case_index).name + "_" + path_name(p.path) +
          tile;
 }
@@ -231,6 +249,42 @@ TEST(ImplicitGemmSplitCount, SplitsOnlyGridsTooSmallForTheGpu) {
   EXPECT_EQ(cuda::implicit_gemm_split_count(1, 10000, 132), 16) << "at most 16";
   EXPECT_EQ(cuda::implicit_gemm_split_count(264, 288, 132), 1) << "two blocks per SM: no split";
   EXPECT_EQ(cuda::implicit_gemm_split_count(256, 36, 132), 2) << "3x3 64->64 @32, batch 32: 1.9 blocks per SM";
+}
+
+// The plan (tile, split count) on the GPU, here with 132 SMs (the emulated GPU's, an H100/H200's):
+// Auto takes the channels-last kernel wherever C % 4 == 0, and it splits a grid under one wave
+// of two blocks per SM into as many parts as that wave holds, each at least 4 of its 32-channel
+// steps long.
+TEST(ImplicitGemmPlan, ChannelsLastWhereItRunsAndSplitsToOneWave) {
+  ATEBM_SKIP_WITHOUT_GPU();
+  int sms = 0;
+  ASSERT_EQ(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0), cudaSuccess);
+  if (sms != 132) GTEST_SKIP() << "the expected split counts are for 132 SMs; this GPU has " << sms;
+  using cuda::PipelinedTile;
+  auto geo = [](int64_t n, int64_t c, int64_t hw, int64_t k, int64_t stride = 1) {
+    return cpu::Conv2dGeometry{.n = n, .c_in = c, .h = hw, .w = hw, .c_out = k, .kh = 3, .kw = 3,
+                               .stride_h = stride, .stride_w = stride, .pad_h = 1, .pad_w = 1};
+  };
+  auto expect_plan = [&](const cpu::Conv2dGeometry& g, PipelinedTile asked, PipelinedTile tile, int splits,
+                         const char* what) {
+    const cuda::PipelinedPlan plan = cuda::implicit_gemm_pipelined_plan(g, asked);
+    EXPECT_EQ(plan.tile, tile) << what << ": tile " << cuda::pipelined_tile_name(plan.tile);
+    EXPECT_EQ(plan.splits, splits) << what;
+  };
+  // resnet3x3 (M = 128, 9 steps): 1 tile, 2 parts of >= 4 steps.
+  expect_plan(geo(2, 16, 8, 16), PipelinedTile::Auto, PipelinedTile::Nhwc64, 2, "resnet3x3");
+  // The stem (C = 3): the NCHW kernel; forcing channels last is refused.
+  expect_plan(geo(2, 3, 32, 8), PipelinedTile::Auto, PipelinedTile::N64, 1, "stem");
+  EXPECT_THROW(cuda::implicit_gemm_pipelined_plan(geo(2, 3, 32, 8), PipelinedTile::Nhwc64), Error);
+  // channels_last_partial (M = 189, K = 70, C = 36: 9 taps x 2 channel blocks = 18 steps).
+  expect_plan(geo(3, 36, 7, 70), PipelinedTile::Auto, PipelinedTile::Nhwc64, 4, "C = 36: 4 tiles, 18 steps");
+  expect_plan(geo(3, 36, 7, 70), PipelinedTile::Nhwc128, PipelinedTile::Nhwc128, 4, "C = 36, 2 tiles");
+  // The CIFAR ResNet's 3x3 layers at batch 32 and 128.
+  expect_plan(geo(32, 64, 32, 64), PipelinedTile::Auto, PipelinedTile::Nhwc64, 1, "64->64 @32, n32: 256 tiles");
+  expect_plan(geo(32, 128, 16, 128), PipelinedTile::Auto, PipelinedTile::Nhwc128, 4, "128->128 @16, n32: 64 tiles");
+  expect_plan(geo(128, 256, 8, 256), PipelinedTile::Auto, PipelinedTile::Nhwc128, 2, "256->256 @8, n128: 128 tiles");
+  expect_plan(geo(32, 512, 4, 512), PipelinedTile::Auto, PipelinedTile::Nhwc128, 16, "512->512 @4, n32: 16 tiles");
+  expect_plan(geo(128, 64, 32, 64), PipelinedTile::Auto, PipelinedTile::Nhwc64, 1, "64->64 @32, n128");
 }
 #endif
 

@@ -194,7 +194,9 @@ TEST_F(CudaBasics, AllocatorIsThreadSafe) {
     }
     for (std::thread& t : threads) t.join();
     EXPECT_EQ(alloc.stats().allocated_bytes, start.allocated_bytes) << "exact " << exact;
-    if (exact) EXPECT_EQ(alloc.stats().reserved_bytes, start.reserved_bytes) << "every block went back to the device";
+    if (exact) {
+      EXPECT_EQ(alloc.stats().reserved_bytes, start.reserved_bytes) << "every block went back to the device";
+    }
   }
 }
 

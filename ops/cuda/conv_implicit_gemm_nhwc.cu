@@ -1,0 +1,326 @@
+#include "engine/cuda/cuda_check.h"  // first: see the note on fmt there
+//
+// Convolution forward as an implicit GEMM, step 3: channels last. Read conv_implicit_gemm.cu (the
+// GEMM view) and conv_implicit_gemm_pipelined.cu (cp.async stages, warp tiles, split-K) first;
+// this is the pipelined kernel with its gather rebuilt, for inputs with C % 4 == 0 (every ResNet
+// conv but the 3-channel stem). The same GEMM, Y [M × K] = A [M × R] · B [R × K], TF32 WMMA.
+//
+// What the first GPU profile of the pipelined kernel said (bench/RESULTS.md, 2026-11-30): issue
+// bound, the integer pipe busiest. Its A tile is gathered one 4-byte cp.async per element, with
+// the bounds test and the address per element, and every fragment element is converted to TF32
+// after each load; with 4-byte copies a warp also moves only 128 bytes per instruction.
+//
+// 1. Reorder the reduction: r = (tap, c) instead of (c, tap). A step takes kBC = 32 channels of
+//    one tap (i, j). For output position m the 32 values A[m, r..r+31] are then x[n, c..c+31,
+//    ih, iw]: contiguous in a channels-last (NHWC) copy of x. One bounds test per row and step
+//    (is (ih, iw) inside the image?) covers 8 copies of 16 bytes.
+// 2. So first copy x to NHWC (nchw_to_nhwc_tf32_kernel, a transpose through shared memory) and w
+//    to [K][kh][kw][C] (oihw_to_ohwi_tf32_kernel), rounding both to TF32 on the way: the main loop
+//    then needs no conversion at all (the tensor cores ignore the low 13 bits, which are zero).
+//    Rounding before or after the copy gives the same bits; the two copies cost one read and one
+//    write of x and w, a few percent of the convolution on the ResNet layers (the benchmarks time
+//    them with it).
+// 3. A and B both k-contiguous in shared memory: As[m][c] (WMMA row-major A) and Bs[k][c]
+//    (col-major B), rows of kBC + 4 = 36 floats, so that the 8 rows a fragment load touches start
+//    on 8 different banks (36 ≡ 4 mod 32) and every row stays 16-byte aligned for cp.async.
+// 4. Deeper pipeline, larger steps: 3 stages of 32-deep steps in dynamic shared memory (83 KB for
+//    the 128 × 64 tile, 110 KB for 128 × 128; more than the 48 KB of static shared memory, so the
+//    kernel is allowed it with cudaFuncSetAttribute). Two blocks fit on an H100/H200 SM.
+// Each thread copies one 16-byte chunk (4 channels) of 8 rows of A and of kBN / 16 rows of B per
+// step: thread t takes chunk t % 8 of rows t / 8 + 16·i, so a warp reads 4 rows × 128
+// contiguous bytes. The per-row part of an address (the window's corner) sits in a table in
+// shared memory, computed once per block; the per-step part (the tap's offset) is the same for
+// every thread.
+#include <cuda_pipeline_primitives.h>
+#include <mma.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstdint>
+#include <mutex>
+
+#include "engine/cuda/launch.cuh"
+#include "engine/cuda/stream.h"
+#include "engine/factories.h"
+#include "ops/cuda/conv_implicit_gemm_nhwc.cuh"
+#include "ops/cuda/conv_implicit_gemm_shape.cuh"
+
+namespace atebm::cuda::igemm {
+namespace {
+
+// ---- the copies to channels last --------------------------------------------------------------
+
+__device__ __forceinline__ float to_tf32(float v) { return nvcuda::wmma::__float_to_tf32(v); }
+
+// xt[n][p][c] = tf32(x[n][c][p]), p = h·W + w, P = H·W: a 32 × 32 tile of (c, p) through shared
+// memory, so that the reads (along p) and the writes (along c) are both coalesced.
+// grid = (ceil(P / 32), ceil(C / 32), min(N, 65535)), block = (32, 8).
+__global__ void nchw_to_nhwc_tf32_kernel(const float* __restrict__ x, float* __restrict__ xt, int n_count, int C,
+                                         int P) {
+  __shared__ float tile[32][33];  // +1: the transposed reads hit 32 banks
+  const int p0 = static_cast<int>(blockIdx.x) * 32, c0 = static_cast<int>(blockIdx.y) * 32;
+  const int tx = static_cast<int>(threadIdx.x), ty = static_cast<int>(threadIdx.y);
+  for (int n = static_cast<int>(blockIdx.z); n < n_count; n += static_cast<int>(gridDim.z)) {
+    const float* xn = x + int64_t{n} * C * P;
+    float* xtn = xt + int64_t{n} * C * P;
+    __syncthreads();  // the previous sample's tile has been read
+    for (int r = ty; r < 32; r += 8)
+      if (c0 + r < C && p0 + tx < P) tile[r][tx] = xn[int64_t{c0 + r} * P + p0 + tx];
+    __syncthreads();
+    for (int r = ty; r < 32; r += 8)
+      if (p0 + r < P && c0 + tx < C) xtn[int64_t{p0 + r} * C + c0 + tx] = to_tf32(tile[tx][r]);
+  }
+}
+
+// wt[k][tap][c] = tf32(w[k][c][tap]), T taps (kh·kw). w is small next to x; a plain grid-stride loop.
+__global__ void oihw_to_ohwi_tf32_kernel(const float* __restrict__ w, float* __restrict__ wt, int K, int C, int T) {
+  const int64_t total = int64_t{K} * C * T;
+  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total; e += int64_t{gridDim.x} * blockDim.x) {
+    const int c = static_cast<int>(e % C);
+    const int64_t kt = e / C;  // k·T + tap
+    const int tap = static_cast<int>(kt % T);
+    const int64_t k = kt / T;
+    wt[e] = to_tf32(w[(k * C + c) * T + tap]);
+  }
+}
+
+// ---- the GEMM ---------------------------------------------------------------------------------
+
+constexpr int kBM = 128, kBC = 32;  // block rows (output positions); channels per reduction step
+constexpr int kLd = kBC + 4;        // As[m][c], Bs[k][c] (3. above)
+constexpr int kThreads = 128;       // 2 × 2 warps
+constexpr int kChunks = kBC / 4;    // 16-byte chunks per row and step
+
+template <int kBN>
+struct NhwcTile {
+  static constexpr int kStages = 3;
+  static constexpr int kWarpN = kBN / 2;  // warps of 64 × kWarpN
+  static constexpr int kFragsN = kWarpN / 16;
+  static constexpr int kStageFloats = (kBM + kBN) * kLd;
+  static constexpr int kRowTableBytes = kBM * 16;  // one RowEntry per row of A, before the stages
+  static constexpr int kSmemBytes =
+      kRowTableBytes + 4 * std::max(kStages * kStageFloats, 64 * (kBM + 4));  // Cs (write_tile) reuses the stages
+  static_assert(kBN == 64 || kBN == 128);
+  // WMMA wants fragment origins 32-byte aligned: every offset below is a multiple of 8 floats.
+  static_assert(kStageFloats % 8 == 0 && (kBM * kLd) % 8 == 0 && (16 * kLd) % 8 == 0 && kRowTableBytes % 128 == 0);
+};
+
+// What a row of A (output position m) needs per step, computed once per block: the input pixel of
+// its window's top-left tap, pix = n·H·W + ih0·W + iw0 (it may lie outside the image: only pixels
+// the bounds test lets through are read), and (ih0, iw0). For m ≥ M, ih0 = −2^30: no tap passes.
+// 16 bytes: one shared-memory load.
+struct alignas(16) RowEntry {
+  int pix, ih0, iw0, unused;
+};
+
+// Four floats, for a 16-byte store of zeros.
+struct alignas(16) Quad {
+  float v[4];
+};
+
+__device__ __forceinline__ RowEntry row_entry(const ConvShape& s, int64_t m) {
+  if (m >= s.M) return {0, -(1 << 30), 0, 0};
+  const int plane = s.Ho * s.Wo;
+  const int n = static_cast<int>(m / plane), p = static_cast<int>(m - int64_t{n} * plane);
+  const int oh = p / s.Wo, ow = p - oh * s.Wo;
+  const int ih0 = oh * s.sh - s.ph, iw0 = ow * s.sw - s.pw;
+  return {(n * s.H + ih0) * s.W + iw0, ih0, iw0, 0};
+}
+
+// The reduction step a block issues next: channel block cb of tap (i, j), advanced one step at a
+// time in the order r = (tap, c); what it adds to a row's pixel and coordinates is the same for
+// every thread.
+struct StepWalker {
+  int cb, i, j;
+  __device__ __forceinline__ void start(int q, const ConvShape& s, int c_blocks) {
+    const int tap = q / c_blocks;
+    cb = q - tap * c_blocks;
+    i = tap / s.kw;
+    j = tap - i * s.kw;
+  }
+  __device__ __forceinline__ void next(const ConvShape& s, int c_blocks) {
+    if (++cb < c_blocks) return;
+    cb = 0;
+    if (++j < s.kw) return;
+    j = 0;
+    ++i;
+  }
+};
+
+// One step's tiles into a stage: As[m][c] = xt[pixel of row m at tap (i, j)][c0 + c] and
+// Bs[k][c] = wt[k0 + k][tap][c0 + c], 16 bytes per copy, zeros outside the image, past C, M or K.
+template <int kBN>
+__device__ __forceinline__ void issue_step(float* stage, const RowEntry* rows, const float* xt, const float* wt,
+                                           const ConvShape& s, const StepWalker& q, int k0, int t) {
+  const int chunk = t % kChunks, r0 = t / kChunks;
+  const int c = q.cb * kBC + 4 * chunk;
+  const bool c_in = c < s.C;
+  const int di = q.i * s.dh, dj = q.j * s.dw, dpix = di * s.W + dj;
+  float* As = stage;
+  for (int r = r0; r < kBM; r += kThreads / kChunks) {
+    const RowEntry row = rows[r];
+    float* dst = As + r * kLd + 4 * chunk;
+    const unsigned ih = static_cast<unsigned>(row.ih0 + di), iw = static_cast<unsigned>(row.iw0 + dj);
+    if (c_in && ih < static_cast<unsigned>(s.H) && iw < static_cast<unsigned>(s.W))
+      __pipeline_memcpy_async(dst, xt + (int64_t{row.pix + dpix} * s.C + c), 16);
+    else
+      *reinterpret_cast<Quad*>(dst) = Quad{};
+  }
+  float* Bs = stage + kBM * kLd;
+  const int tap = q.i * s.kw + q.j;
+  for (int r = r0; r < kBN; r += kThreads / kChunks) {
+    float* dst = Bs + r * kLd + 4 * chunk;
+    if (c_in && k0 + r < s.K)
+      __pipeline_memcpy_async(dst, wt + (int64_t{k0 + r} * s.R + int64_t{tap} * s.C + c), 16);
+    else
+      *reinterpret_cast<Quad*>(dst) = Quad{};
+  }
+}
+
+// grid = (ceil(M / kBM), ceil(K / kBN), Z), block = kThreads, NhwcTile<kBN>::kSmemBytes of dynamic
+// shared memory. Block z runs steps [z·steps/Z, (z + 1)·steps/Z) of steps = kh·kw·ceil(C / kBC).
+// Z = 1: y = Y + b. Z > 1: partial[z][k][m] = its part of Y.
+template <int kBN>
+__global__ void __launch_bounds__(kThreads, 2)
+    implicit_gemm_nhwc_kernel(const float* __restrict__ xt, const float* __restrict__ wt, const float* __restrict__ b,
+                              float* __restrict__ y, float* __restrict__ partial, ConvShape s, int c_blocks,
+                              int steps) {
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(ATEBM_CUDA_EMULATION)
+  namespace wmma = nvcuda::wmma;
+  using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major>;
+  using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major>;
+  using FragC = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
+  using T = NhwcTile<kBN>;
+  constexpr int kStages = T::kStages, kStageFloats = T::kStageFloats, kFragsN = T::kFragsN;
+  unsigned char* const shared = dynamic_shared_memory();
+  RowEntry* const rows = reinterpret_cast<RowEntry*>(shared);
+  float* const smem = reinterpret_cast<float*>(shared + T::kRowTableBytes);
+  const int t = static_cast<int>(threadIdx.x), warp = t / 32;
+  const int wm = (warp % 2) * 64, wn = (warp / 2) * T::kWarpN;  // the warp's 64 × kWarpN sub-tile
+  const int64_t m0 = int64_t{blockIdx.x} * kBM;
+  const int k0 = static_cast<int>(blockIdx.y) * kBN;
+  const int z = static_cast<int>(blockIdx.z), splits = static_cast<int>(gridDim.z);
+  const int first = static_cast<int>(int64_t{z} * steps / splits);
+  const int count = static_cast<int>(int64_t{z + 1} * steps / splits) - first;
+  static_assert(kThreads == kBM, "one row of the table per thread");
+  rows[t] = row_entry(s, m0 + t);
+  __syncthreads();
+  StepWalker walk;
+  walk.start(first, s, c_blocks);
+  // Step q (of this block's count) goes to stage buffer q % kStages; issued in order of q.
+  auto issue = [&](int q) {
+    issue_step<kBN>(smem + (q % kStages) * kStageFloats, rows, xt, wt, s, walk, k0, t);
+    walk.next(s, c_blocks);
+  };
+
+  FragC acc[4][kFragsN];
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < kFragsN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+  for (int q = 0; q < kStages - 1; ++q) {
+    if (q < count) issue(q);
+    __pipeline_commit();  // a group per step, empty or not, so wait_prior counts steps
+  }
+  for (int q = 0; q < count; ++q) {
+    __pipeline_wait_prior(kStages - 2);  // this thread's copies of step q have landed
+    __syncthreads();                     // everyone's have; everyone is done with step q − 1
+    if (q + kStages - 1 < count) issue(q + kStages - 1);  // into step q − 1's buffer
+    __pipeline_commit();
+    const float* As = smem + (q % kStages) * kStageFloats;
+    const float* Bs = As + kBM * kLd;
+    for (int kk = 0; kk < kBC; kk += 8) {
+      FragA fa[4];
+      FragB fb[kFragsN];
+      // Already TF32 (2.): no conversion after the loads.
+      for (int i = 0; i < 4; ++i) wmma::load_matrix_sync(fa[i], As + (wm + 16 * i) * kLd + kk, kLd);
+      for (int j = 0; j < kFragsN; ++j) wmma::load_matrix_sync(fb[j], Bs + (wn + 16 * j) * kLd + kk, kLd);
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < kFragsN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+    }
+  }
+  __pipeline_wait_prior(0);  // only empty groups are left; drain them anyway
+  write_tile<kBM, kBN, kThreads>(smem, acc, wm, wn, t, s, m0, k0, b, y, partial, z);
+#else
+  __trap();  // the host launches this kernel only on compute capability >= 8.0
+#endif
+}
+
+// Allows kernel `kernel` its dynamic shared memory on `device`, once per device.
+template <int kBN>
+void allow_shared_memory(int device) {
+  static std::array<std::once_flag, 64> once;
+  ATEBM_CHECK(device >= 0 && device < static_cast<int>(once.size()), "conv2d (implicit gemm, nhwc): device {} >= {}",
+              device, once.size());
+  std::call_once(once[static_cast<size_t>(device)], [] {
+    ATEBM_CUDA_CHECK(cudaFuncSetAttribute(implicit_gemm_nhwc_kernel<kBN>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          NhwcTile<kBN>::kSmemBytes));
+  });
+}
+
+template <int kBN>
+void launch(const ConvShape& s, int splits, int device, const float* x, const float* w, const float* b, float* y) {
+  const TensorOptions f32{.dtype = DType::Float32, .device = Device::cuda(device)};
+  const int64_t n = s.M / (int64_t{s.Ho} * s.Wo);
+  const int taps = s.kh * s.kw, plane = s.H * s.W;
+  // The channels-last, TF32-rounded copies (freed at return; the caching allocator reuses them
+  // only in stream order).
+  Tensor xt = empty({n * s.C * plane}, f32), wt = empty({int64_t{s.K} * s.R}, f32);
+  {
+    const dim3 grid((plane + 31) / 32, (s.C + 31) / 32, static_cast<unsigned>(std::min<int64_t>(n, 65535)));
+    ATEBM_LAUNCH(grid, dim3(32, 8), 0, current_stream(), nchw_to_nhwc_tf32_kernel)
+        (x, xt.data<float>(), static_cast<int>(n), s.C, plane);
+    ATEBM_CUDA_CHECK_LAUNCH();
+    ATEBM_LAUNCH(grid_for(int64_t{s.K} * s.R), kThreads, 0, current_stream(), oihw_to_ohwi_tf32_kernel)
+        (w, wt.data<float>(), s.K, s.C, taps);
+    ATEBM_CUDA_CHECK_LAUNCH();
+  }
+  dim3 grid = tile_grid(s, kBM, kBN);
+  grid.z = static_cast<unsigned>(splits);
+  Tensor workspace;
+  if (splits > 1) workspace = empty({splits * int64_t{s.K} * s.M}, f32);
+  float* partial = splits > 1 ? workspace.data<float>() : nullptr;
+  const int c_blocks = (s.C + kBC - 1) / kBC;
+  allow_shared_memory<kBN>(device);
+  ATEBM_LAUNCH_FN(grid, kThreads, NhwcTile<kBN>::kSmemBytes, current_stream(), implicit_gemm_nhwc_kernel<kBN>)
+      (xt.data<float>(), wt.data<float>(), b, y, partial, s, c_blocks, taps * c_blocks);
+  ATEBM_CUDA_CHECK_LAUNCH();
+  if (splits > 1) {
+    ATEBM_LAUNCH(grid_for(int64_t{s.K} * s.M), kThreads, 0, current_stream(), sum_splits_kernel<float>)
+        (partial, b, y, s, splits);
+    ATEBM_CUDA_CHECK_LAUNCH();
+  }
+}
+
+}  // namespace
+
+const char* nhwc_unsupported(const ConvShape& s, int bn, int device) {
+  if (s.C % 4 != 0) return "C is not a multiple of 4 (16-byte copies of 4 channels)";
+  const int64_t n = s.M / (int64_t{s.Ho} * s.Wo);
+  if (n * s.C * s.H * s.W > INT_MAX / 2) return "x has more than 2^30 elements (32-bit pixel offsets)";
+  int optin = 0;
+  ATEBM_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  const int need = bn == 64 ? NhwcTile<64>::kSmemBytes : NhwcTile<128>::kSmemBytes;
+  if (optin < need) return "the GPU allows a block less shared memory than the tile needs";
+  return nullptr;
+}
+
+int nhwc_steps(const ConvShape& s) { return s.kh * s.kw * ((s.C + kBC - 1) / kBC); }
+
+int nhwc_split_count(int64_t tiles, int64_t steps, int sms) {
+  // Two blocks fit on an SM (shared memory; the 128-wide tile's registers too): split only a grid
+  // under two per SM, into as many parts as one such wave holds (a third of a wave more would
+  // cost a whole wave), every part at least 4 steps (128 of R) long, at most 16.
+  const int64_t wave = 2 * int64_t{sms};
+  if (tiles >= wave) return 1;
+  return static_cast<int>(std::max<int64_t>(1, std::min({wave / tiles, steps / 4, int64_t{16}})));
+}
+
+void conv2d_forward_nhwc(const ConvShape& s, int bn, int splits, int device, const float* x, const float* w,
+                         const float* b, float* y) {
+  if (bn == 64)
+    launch<64>(s, splits, device, x, w, b, y);
+  else
+    launch<128>(s, splits, device, x, w, b, y);
+}
+
+}  // namespace atebm::cuda::igemm
