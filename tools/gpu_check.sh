@@ -16,11 +16,11 @@
 #   BENCH_MIN_TIME=S    --benchmark_min_time of the kernel/training benchmarks (default 0.05)
 #   KERNEL_FILTER=RE    which memory-bound kernel and training-iteration benchmarks run (default
 #                       'BM_cuda_'; 'none': none)
-#   CONV_FILTER=RE      which conv benchmarks run first (default 'conv2d_.*/n32/': all 596 at batch 32;
+#   CONV_FILTER=RE      which conv benchmarks run first (default 'conv2d_.*/n32/': all 663 at batch 32;
 #                       'none': none)
 #   CONV128_FILTER=RE   which run after them (default: at batch 128 the engine and cuDNN in TF32 and
-#                       FP32 and the hand-written kernels (pipelined and channels-last TF32, teaching
-#                       FP32), 366; 'none': no second conv run)
+#                       FP32 and the hand-written kernels (pipelined and channels-last in TF32 and
+#                       FP32, teaching FP32), 433; 'none': no second conv run)
 #   CONV_MIN_TIME=S     their --benchmark_min_time (default 0.002; it counts each call's share of
 #                       a graph replay of 16, so the GPU runs about 32x longer)
 #   SKIP_BENCH=1        tests only
@@ -430,8 +430,8 @@ fi
 # ---- benchmarks --------------------------------------------------------------------------------
 # Three runs of atebm_bench_cuda, each with its own time limit and JSON file (a run killed by
 # its timeout leaves the others' numbers intact): the memory-bound kernels and the training
-# iteration (BM_cuda_*); the conv trio at batch 32 (CONV_FILTER, 596 benchmarks); after the
-# PyTorch peer, a subset at batch 128 (CONV128_FILTER, 366).
+# iteration (BM_cuda_*); the conv trio at batch 32 (CONV_FILTER, 663 benchmarks); after the
+# PyTorch peer, a subset at batch 128 (CONV128_FILTER, 433).
 BENCH_ROWS=()
 run_bench() {  # run_bench LABEL FILTER MIN_TIME TIMEOUT   (FILTER 'none': nothing)
   local label="$1" filter="$2" min_time="$3" limit rc
@@ -499,7 +499,7 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
   run_bench kernels "${KERNEL_FILTER:-BM_cuda_}" "$MIN_TIME" 240
   run_bench conv "${CONV_FILTER:-conv2d_.*/n32/}" "${CONV_MIN_TIME:-0.002}" 300
   run_torch_peer
-  CONV128_FILTER="${CONV128_FILTER:-conv2d_.*/((engine|cudnn)/(tf32|fp32)|igemm_(pipe|nhwc64|nhwc128)/tf32|igemm/fp32)/n128/}"
+  CONV128_FILTER="${CONV128_FILTER:-conv2d_.*/((engine|cudnn|igemm_pipe|igemm_nhwc64|igemm_nhwc128)/(tf32|fp32)|igemm/fp32)/n128/}"
   run_bench conv128 "$CONV128_FILTER" "${CONV_MIN_TIME:-0.002}" 150
   if command -v python3 >/dev/null; then
     # Kernel rows one by one; conv rows per (pass, way, precision, batch): the summed GPU time of
@@ -590,7 +590,7 @@ fi
 SANITIZER="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
 if [ "$EMULATED" != 1 ] && [ "${SKIP_TESTS:-0}" != 1 ] && [ "${SKIP_SANITIZER:-0}" != 1 ] && [ -n "$SANITIZER" ]; then
   run_sanitizer memcheck 90 '*ImplicitGemm*:*CudaColumnReduce*:CudnnAlgoSearch*'
-  run_sanitizer racecheck 60 '*ImplicitGemmConv*pipelined*resnet3x3*:*ImplicitGemmConv*pipelined*split_uneven*'
+  run_sanitizer racecheck 60 '*ImplicitGemmConv*pipelined*resnet3x3*:*ImplicitGemmConv*pipelined*split_uneven*:*ImplicitGemmConv*pipelined*channels_last_partial*'
 fi
 
 # ---- one kernel profile (best effort) ---------------------------------------------------------

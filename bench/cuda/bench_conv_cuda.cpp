@@ -2,7 +2,7 @@
 // ResNet-50 (nn/models/resnet.h defaults: bottleneck [3, 4, 6, 3], widths 64..512, 32×32 input).
 //
 //   build/bench/atebm_bench_cuda --benchmark_filter=conv2d --benchmark_min_time=0.1
-//   (add e.g. --benchmark_filter='conv2d_forward/.*/n128/' to narrow it; 1192 benchmarks in all)
+//   (add e.g. --benchmark_filter='conv2d_forward/.*/n128/' to narrow it; 1326 benchmarks in all)
 //
 // Ways:
 //   engine   the differentiable op of ops/conv.h (conv2d / conv2d_grad_input /
@@ -18,14 +18,14 @@
 //            (ops/cuda/conv_implicit_gemm.cu) on the same buffers: TF32 WMMA when tf32, else
 //            FP32 FMA.
 //   igemm_pipe  (forward only) the pipelined implicit GEMM (ops/cuda/conv_implicit_gemm_pipelined.cu:
-//            cp.async stages, larger warp tiles, split-K; TF32 only, so its fp32 rows run the
-//            teaching kernel's FMA tiles) with the tile the engine picks; the label gives the
-//            tile and split count. Workspace for a split comes from the caching allocator inside
+//            cp.async stages, larger warp tiles, split-K) with the tile the engine picks: in fp32
+//            the channels-last kernel in 3xTF32 where C % 4 == 0, the teaching kernel's FMA tiles
+//            on the stem; the label gives the tile, split count and math (tf32, 3xtf32, fma). Workspace for a split comes from the caching allocator inside
 //            the timed call, as in the engine.
 //   igemm_pipe64, igemm_pipe128, igemm_pipe128w8  (forward, tf32 only) the same with the
 //            128 × 64, the 128 × 128 (4 warps) or the 128 × 128 (8 warps) tile forced, to
 //            measure which tile suits which layer.
-//   igemm_nhwc64, igemm_nhwc128  (forward, tf32 only) the channels-last kernel
+//   igemm_nhwc64, igemm_nhwc128  (forward; fp32 rows: 3xTF32) the channels-last kernel
 //            (ops/cuda/conv_implicit_gemm_nhwc.cu; the copies of x and w to NHWC inside the timed
 //            call) with its 128 × 64 or 128 × 128 tile forced; Auto's choice where C % 4 == 0.
 //            The stem (C = 3) cannot run it: no rows for it.
@@ -317,10 +317,10 @@ void BM_conv_cuda(benchmark::State& state, ConvShape s, int64_t batch, bool tf32
 
     call();  // warm-up: plans, handles, workspaces, cached output blocks
     atebm::cuda::synchronize();
-    if (tile_of(way) != atebm::cuda::PipelinedTile::Auto || (way == Way::ImplicitGemmPipelined && tf32)) {
+    if (tile_of(way) != atebm::cuda::PipelinedTile::Auto || way == Way::ImplicitGemmPipelined) {
       const atebm::cuda::PipelinedPlan plan = atebm::cuda::implicit_gemm_pipelined_plan(geo, tile_of(way));
       state.SetLabel(std::string("tile ") + atebm::cuda::pipelined_tile_name(plan.tile) + " splits " +
-                     std::to_string(plan.splits));
+                     std::to_string(plan.splits) + " math " + atebm::cuda::pipelined_math_name(plan.math));
     } else if (way == Way::Engine || way == Way::EngineMeasured || way == Way::Cudnn) {
       const atebm::cuda::CudnnConvChoice c = atebm::cuda::cudnn_conv_choice(pass, geo, atebm::DType::Float32);
       state.SetLabel("cudnn algo " + std::to_string(c.algo) + " math " + std::to_string(c.math_type) + " ws " +
@@ -349,10 +349,11 @@ void register_conv_benchmarks() {
       const bool hand_written = way != Way::Engine && way != Way::EngineMeasured && way != Way::Cudnn;
       if (hand_written && passes[pi] != ConvPass::Forward) continue;
       for (bool tf32 : {true, false}) {
-        if (tile_of(way) != atebm::cuda::PipelinedTile::Auto && !tf32) continue;  // = the teaching FMA rows
+        const bool channels_last = way == Way::PipelinedNhwc64 || way == Way::PipelinedNhwc128;
+        // Forced NCHW tiles with TF32 off = the teaching FMA rows; channels last runs 3xTF32.
+        if (tile_of(way) != atebm::cuda::PipelinedTile::Auto && !channels_last && !tf32) continue;
         for (int64_t batch : {32, 128})
           for (const ConvShape& s : shapes) {
-            const bool channels_last = way == Way::PipelinedNhwc64 || way == Way::PipelinedNhwc128;
             if (channels_last && s.c_in % 4 != 0) continue;  // it copies 4 channels at a time
             const std::string name = std::string(pass_names[pi]) + "/" + way_name + "/" + (tf32 ? "tf32" : "fp32") +
                                      "/n" + std::to_string(batch) + "/" + s.name();

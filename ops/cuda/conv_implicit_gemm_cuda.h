@@ -12,7 +12,9 @@
 // contiguous NCHW / OIHW, one float dtype T, any stride / padding / dilation, groups = 1.
 // float32 runs on TF32 tensor cores (WMMA) when allow_tf32() (ops/math_mode.h) and the GPU has
 // them (compute capability >= 8.0), else FP32 FMA; float64 runs the FMA path in float64. The
-// pipelined kernel covers the TF32 case; in the others it runs the teaching kernel's FMA path.
+// pipelined kernel covers the TF32 case, and with TF32 off runs the channels-last kernel in
+// 3xTF32 (float32 accuracy on the tensor cores) where it can; in the others it runs the teaching
+// kernel's FMA path (PipelinedPlan says which).
 // Every output is one fixed-order sum (deterministic; for the pipelined kernel the order depends
 // on the GPU's SM count through the split count, not on the run).
 // The pointers live on the CURRENT CUDA device; the kernels are queued on cuda::current_stream().
@@ -42,11 +44,20 @@ enum class PipelinedTile { Auto, N64, N128, N128W8, Nhwc64, Nhwc128 };
 /// "nhwc128x128" ("auto" for Auto).
 const char* pipelined_tile_name(PipelinedTile tile);
 
-/// What the pipelined kernel runs for `geo` on the current GPU: its tile (never Auto) and in how
-/// many parts it splits the reduction (1: none). For the TF32 path; the benchmarks label with it.
+/// How the pipelined kernel multiplies: on TF32 tensor cores; with float32 accuracy on them
+/// (3xTF32: each value split into two TF32 parts, three products; the channels-last kernel when
+/// allow_tf32() is off); or on the teaching kernel's FP32 FMA tiles (TF32 off with an NCHW tile
+/// or where the channels-last kernel cannot run, and GPUs before compute capability 8.0).
+enum class PipelinedMath { Tf32, Tf32x3, Fma };
+const char* pipelined_math_name(PipelinedMath math);  // "tf32", "3xtf32", "fma"
+
+/// What the pipelined kernel runs for `geo` on the current GPU in the current math mode
+/// (allow_tf32()): its tile (Auto only with Fma: the teaching kernel tiles its own way), in how
+/// many parts it splits the reduction (1: none), and how it multiplies.
 struct PipelinedPlan {
   PipelinedTile tile;
   int splits;
+  PipelinedMath math;
 };
 PipelinedPlan implicit_gemm_pipelined_plan(const cpu::Conv2dGeometry& geo, PipelinedTile tile = PipelinedTile::Auto);
 

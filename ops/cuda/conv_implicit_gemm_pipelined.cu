@@ -19,6 +19,7 @@
 //    all, and every warp has finished multiplying step s − 1, so its buffer may be refilled.
 //    (Issuing before the barrier would overwrite a tile a slow warp is still reading; on the
 //    emulated GPU, CUDA_EMU_SCHEDULE=warp with CUDA_EMU_CP_ASYNC=eager makes such a bug show.)
+//    The loop is run_pipeline (conv_implicit_gemm_shape.cuh), shared with the channels-last kernel.
 // 2. No division per gathered element. A = x gathered at r = (c, i, j): the teaching kernel
 //    divides r by kh·kw and kw for each of its 8 elements per step. Here every thread walks r in
 //    the same order, one tap at a time (TapWalker: j + 1, carrying into i and c), and what a
@@ -74,7 +75,8 @@
 namespace atebm::cuda {
 namespace {
 
-using igemm::ConvShape, igemm::GatherRow, igemm::gather_row, igemm::sum_splits_kernel, igemm::write_tile;
+using igemm::ConvShape, igemm::GatherRow, igemm::gather_row, igemm::run_pipeline, igemm::sum_splits_kernel,
+    igemm::write_tile;
 
 // ---- device code ----------------------------------------------------------------------------
 
@@ -227,15 +229,7 @@ __global__ void __launch_bounds__(Tile<kWarpN, kWarpsN>::kThreads)
   FragC acc[4][kFragsN];
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < kFragsN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
-  for (int q = 0; q < kStages - 1; ++q) {
-    if (q < count) issue(q);
-    __pipeline_commit();  // a group per step, empty or not, so wait_prior counts steps
-  }
-  for (int q = 0; q < count; ++q) {
-    __pipeline_wait_prior(kStages - 2);  // this thread's copies of step q have landed
-    __syncthreads();                     // everyone's have; everyone is done with step q − 1
-    if (q + kStages - 1 < count) issue(q + kStages - 1);  // into step q − 1's buffer
-    __pipeline_commit();
+  run_pipeline<kStages>(count, issue, [&](int q) {  // step q: in buffer q % kStages
     const float* As = smem + (q % kStages) * kStageFloats;
     const float* Bs = As + kBK * kLdA;
     for (int kk = 0; kk < kBK; kk += 8) {
@@ -252,8 +246,7 @@ __global__ void __launch_bounds__(Tile<kWarpN, kWarpsN>::kThreads)
       for (int i = 0; i < 4; ++i)
         for (int j = 0; j < kFragsN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
     }
-  }
-  __pipeline_wait_prior(0);  // only empty groups are left; drain them anyway
+  });
   write_tile<kBM, kBN, kThreads>(smem, acc, wm, wn, t, s, m0, k0, b, y, partial, z);
 #else
   __trap();  // the host launches this kernel only on compute capability >= 8.0
@@ -277,28 +270,34 @@ namespace {
 
 bool is_nhwc(PipelinedTile tile) { return tile == PipelinedTile::Nhwc64 || tile == PipelinedTile::Nhwc128; }
 
-// The tile (Auto resolved: channels last where it can run, 128 wide from 128 output channels on)
-// and the split count for problem s on `device`.
+// What runs problem s on `device` (the header's PipelinedPlan): with TF32 allowed, the tile (Auto:
+// channels last where it can run, 128 wide from 128 output channels on) and its split count;
+// with TF32 off, the channels-last kernel in 3xTF32 (Auto: 128 × 64, two blocks per SM) or, for
+// the NCHW tiles and where it cannot run, the teaching kernel's FMA tiles.
 PipelinedPlan plan_for(const ConvShape& s, PipelinedTile tile, int device) {
-  const bool wide = s.K >= 128;
+  if (!igemm::has_tf32_tensor_cores(device)) return {PipelinedTile::Auto, 1, PipelinedMath::Fma};
+  const bool tf32 = allow_tf32(), wide = s.K >= 128;
   if (tile == PipelinedTile::Auto) {
-    if (igemm::nhwc_unsupported(s, wide ? 128 : 64, device) == nullptr)
-      tile = wide ? PipelinedTile::Nhwc128 : PipelinedTile::Nhwc64;
+    const int bn = tf32 && wide ? 128 : 64;
+    if (igemm::nhwc_unsupported(s, bn, !tf32, device) == nullptr)
+      tile = bn == 128 ? PipelinedTile::Nhwc128 : PipelinedTile::Nhwc64;
     else
       tile = wide ? PipelinedTile::N128 : PipelinedTile::N64;
   }
+  if (!tf32 && !is_nhwc(tile)) return {PipelinedTile::Auto, 1, PipelinedMath::Fma};
   const int bn = tile == PipelinedTile::N64 || tile == PipelinedTile::Nhwc64 ? 64 : 128;
   const dim3 grid = igemm::tile_grid(s, kBM, bn);
   const int64_t tiles = int64_t{grid.x} * grid.y;
   int sms = 0;
   ATEBM_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   if (is_nhwc(tile)) {
-    const char* why = igemm::nhwc_unsupported(s, bn, device);
+    const char* why = igemm::nhwc_unsupported(s, bn, !tf32, device);
     ATEBM_CHECK(why == nullptr, "conv2d (implicit gemm): tile {} cannot run x with {} channels: {}",
                 pipelined_tile_name(tile), s.C, why);
-    return {tile, igemm::nhwc_split_count(tiles, igemm::nhwc_steps(s), sms)};
+    return {tile, igemm::nhwc_split_count(tiles, igemm::nhwc_steps(s), sms),
+            tf32 ? PipelinedMath::Tf32 : PipelinedMath::Tf32x3};
   }
-  return {tile, implicit_gemm_split_count(tiles, (s.R + kBK - 1) / kBK, sms)};
+  return {tile, implicit_gemm_split_count(tiles, (s.R + kBK - 1) / kBK, sms), PipelinedMath::Tf32};
 }
 
 // Runs the pipelined kernel with tile Tile<kWarpN, kWarpsN> in `splits` parts (and then the sum
@@ -330,6 +329,10 @@ void launch_pipelined(const ConvShape& s, int splits, int device, const float* x
 
 }  // namespace
 
+const char* pipelined_math_name(PipelinedMath math) {
+  return math == PipelinedMath::Tf32 ? "tf32" : math == PipelinedMath::Tf32x3 ? "3xtf32" : "fma";
+}
+
 const char* pipelined_tile_name(PipelinedTile tile) {
   switch (tile) {
     case PipelinedTile::N64:
@@ -357,14 +360,15 @@ void conv2d_forward_implicit_gemm_pipelined(const cpu::Conv2dGeometry& geo, cons
   if constexpr (!std::is_same_v<T, float>) {
     conv2d_forward_implicit_gemm<T>(geo, x, w, b, y);  // float64: the teaching kernel's FMA path
   } else {
+    const ConvShape s = igemm::make_shape(geo);
     const int device = current_device();
-    if (!allow_tf32() || !igemm::has_tf32_tensor_cores(device)) {
+    const PipelinedPlan plan = plan_for(s, tile, device);
+    if (plan.math == PipelinedMath::Fma) {
       conv2d_forward_implicit_gemm<float>(geo, x, w, b, y);  // FP32 FMA tiles
       return;
     }
-    const ConvShape s = igemm::make_shape(geo);
     if (s.M == 0) return;
-    const PipelinedPlan plan = plan_for(s, tile, device);
+    const bool split = plan.math == PipelinedMath::Tf32x3;
     switch (plan.tile) {
       case PipelinedTile::N128:
         launch_pipelined<64, 2>(s, plan.splits, device, x, w, b, y);
@@ -373,8 +377,10 @@ void conv2d_forward_implicit_gemm_pipelined(const cpu::Conv2dGeometry& geo, cons
         launch_pipelined<32, 4>(s, plan.splits, device, x, w, b, y);
         break;
       case PipelinedTile::Nhwc64:
+        igemm::conv2d_forward_nhwc(s, 64, split, plan.splits, device, x, w, b, y);
+        break;
       case PipelinedTile::Nhwc128:
-        igemm::conv2d_forward_nhwc(s, plan.tile == PipelinedTile::Nhwc64 ? 64 : 128, plan.splits, device, x, w, b, y);
+        igemm::conv2d_forward_nhwc(s, 128, split, plan.splits, device, x, w, b, y);
         break;
       default:
         launch_pipelined<32, 2>(s, plan.splits, device, x, w, b, y);

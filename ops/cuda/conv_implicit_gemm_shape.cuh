@@ -4,9 +4,11 @@
 // kernels' int indices, the grid of output tiles, the decode of an output position, the NCHW
 // store, and the TF32 test.
 // Device code: include from .cu files only, after engine/cuda/cuda_check.h.
+#include <cuda_pipeline_primitives.h>
+#include <mma.h>
+
 #include <climits>
 #include <cstdint>
-#include <mma.h>
 
 #include "engine/cuda/cuda_check.h"
 #include "ops/cpu/conv_cpu.h"
@@ -83,6 +85,32 @@ __device__ __forceinline__ void store_y(T* y, const T* b, const ConvShape& s, in
   const int64_t plane = int64_t{s.Ho} * s.Wo, n = m / plane, p = m - n * plane;
   if (b != nullptr) v += b[k];  // v = Σ + b, as the CPU's GEMM onto a bias-filled y
   y[(n * s.K + k) * plane + p] = v;
+}
+
+// The cp.async pipeline of both pipelined kernels (conv_implicit_gemm_pipelined.cu, 1.): `count`
+// reduction steps through kStages stage buffers. issue(q) queues step q's copies into buffer
+// q % kStages (steps are issued in increasing order), multiply(q) consumes them:
+//   prologue: issue steps 0 .. S − 2, one commit group each (empty or not, so that
+//             wait_prior counts steps)
+//   step q:   wait until step q's group has landed; __syncthreads() (everyone's copies are
+//             visible, everyone is done with step q − 1); issue step q + S − 1 into the buffer
+//             step q − 1 used; multiply step q.
+// Every thread of the block calls it.
+template <int kStages, class Issue, class Multiply>
+__device__ __forceinline__ void run_pipeline(int count, Issue&& issue, Multiply&& multiply) {
+  static_assert(kStages >= 2);
+  for (int q = 0; q < kStages - 1; ++q) {
+    if (q < count) issue(q);
+    __pipeline_commit();
+  }
+  for (int q = 0; q < count; ++q) {
+    __pipeline_wait_prior(kStages - 2);  // this thread's copies of step q have landed
+    __syncthreads();
+    if (q + kStages - 1 < count) issue(q + kStages - 1);
+    __pipeline_commit();
+    multiply(q);
+  }
+  __pipeline_wait_prior(0);  // only empty groups are left; drain them anyway
 }
 
 // The end of a pipelined kernel's block: its kBM × kBN tile of Y, held by the warps as kFragsM ×

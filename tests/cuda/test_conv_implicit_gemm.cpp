@@ -13,6 +13,10 @@
 //                                        R + 1 terms in any order, then one rounding;
 //   tol = 2^-9 + (R + 2)·2^-24           TF32: each input rounded to a 10-bit mantissa (relative
 //                                        error ≤ 2^-11 each, so ≤ ~2^-10 per product), doubled;
+//   tol = 2^-20 + (R + 2)·2^-23          float32 as 3xTF32 (the channels-last kernel with TF32
+//                                        off): ≤ 3·2^-22 per product from the dropped small·small
+//                                        term and the split's rounding, and tensor-core
+//                                        accumulation, which may truncate (1 ulp per add);
 // where "exact" is the CPU's float64 conv of the same (float32) values. A wrong index, a missed
 // tap, a tile edge that reads past the data or an output never written is off by O(B) (or NaN:
 // device memory from the caching allocator is not zeroed, and the emulated GPU fills it with NaN).
@@ -106,8 +110,9 @@ Tensor on(const Tensor& t, Device d) { return t.defined() ? copy_to(t, d, t.dtyp
 Tensor as_f64(const Tensor& t) { return t.defined() ? copy_to(t, Device::cpu(), DType::Float64) : Tensor(); }
 Tensor abs_of(const Tensor& t) { return t.defined() ? abs(t) : Tensor(); }
 
-double tolerance(Path path, int64_t r) {
+double tolerance(Path path, int64_t r, bool tf32x3) {
   const double terms = static_cast<double>(r + 2);
+  if (tf32x3) return std::ldexp(1.0, -20) + terms * std::ldexp(1.0, -23);
   switch (path) {
     case Path::Float64:
       return terms * std::ldexp(1.0, -53);
@@ -136,14 +141,16 @@ TEST_P(ImplicitGemmConv, MatchesTheCpuWithinTheRoundingBound) {
   const Tensor bound = conv2d(abs_of(as_f64(in.x)), abs_of(as_f64(in.w)), abs_of(as_f64(in.b)), c.p);
 
   // conv2d through the algorithm the mode selects, or the pipelined kernel with a forced tile.
+#ifdef ATEBM_WITH_CUDA
+  const cpu::Conv2dGeometry geo{.n = c.n, .c_in = c.c, .h = c.h, .w = c.w, .c_out = c.k, .kh = c.kh, .kw = c.kw,
+                                .stride_h = c.p.stride[0], .stride_w = c.p.stride[1], .pad_h = c.p.padding[0],
+                                .pad_w = c.p.padding[1], .dil_h = c.p.dilation[0], .dil_w = c.p.dilation[1]};
+#endif
   auto run = [&](const Tensor& x, const Tensor& w, const Tensor& b) {
     if (prm.tile == cuda::PipelinedTile::Auto) return conv2d(x, w, b, c.p);
 #ifndef ATEBM_WITH_CUDA
     return Tensor();  // not reached: every test skips without the CUDA backend
 #else
-    const cpu::Conv2dGeometry geo{.n = c.n, .c_in = c.c, .h = c.h, .w = c.w, .c_out = c.k, .kh = c.kh, .kw = c.kw,
-                                  .stride_h = c.p.stride[0], .stride_w = c.p.stride[1], .pad_h = c.p.padding[0],
-                                  .pad_w = c.p.padding[1], .dil_h = c.p.dilation[0], .dil_w = c.p.dilation[1]};
     Tensor y = empty(exact.shape(), {.dtype = DType::Float32, .device = Device::cuda()});
     if ((prm.tile == cuda::PipelinedTile::Nhwc64 || prm.tile == cuda::PipelinedTile::Nhwc128) && c.c % 4 != 0) {
       // The channels-last kernel copies 4 channels at a time: forced on other inputs, it refuses.
@@ -159,8 +166,16 @@ TEST_P(ImplicitGemmConv, MatchesTheCpuWithinTheRoundingBound) {
 #endif
   };
   Tensor y, again, fp32;
+  bool tf32x3 = false;  // float32 as 3xTF32: the pipelined kernel's plan says so
   {
     const MathModeScope mode(prm.path == Path::Tf32, prm.algo);
+#ifdef ATEBM_WITH_CUDA
+    const bool forced_nhwc = prm.tile == cuda::PipelinedTile::Nhwc64 || prm.tile == cuda::PipelinedTile::Nhwc128;
+    if (prm.path == Path::Float32 && prm.algo == ConvAlgo::ImplicitGemmPipelined && (c.c % 4 == 0 || !forced_nhwc)) {
+      tf32x3 = cuda::implicit_gemm_pipelined_plan(geo, prm.tile).math == cuda::PipelinedMath::Tf32x3;
+      EXPECT_EQ(tf32x3, c.c % 4 == 0) << "float32 runs as 3xTF32 exactly where the channels-last kernel can";
+    }
+#endif
     const Device gpu = Device::cuda();
     const Tensor x = on(in.x, gpu), w = on(in.w, gpu), b = on(in.b, gpu);
     y = run(x, w, b);
@@ -177,7 +192,7 @@ TEST_P(ImplicitGemmConv, MatchesTheCpuWithinTheRoundingBound) {
 
   const std::vector<double> got = y.to_vector<double>(), want = exact.to_vector<double>(),
                             lim = bound.to_vector<double>();
-  const double tol = tolerance(prm.path, r);
+  const double tol = tolerance(prm.path, r, tf32x3);
   int bad = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     const double allowed = tol * lim[i];
@@ -209,8 +224,9 @@ TEST_P(ImplicitGemmConv, MatchesTheCpuWithinTheRoundingBound) {
   }
 }
 
-// Every case: both kernels through conv2d on the three paths, and the pipelined kernel's three
-// tiles forced (its TF32 path; on the others it runs the teaching kernel).
+// Every case: both kernels through conv2d on the three paths, the pipelined kernel's five tiles
+// forced on its TF32 path, and the channels-last ones on its float32 path (3xTF32; with the NCHW
+// tiles float32 runs the teaching kernel).
 std::vector<Param> all_params() {
   std::vector<Param> out;
   for (size_t i = 0; i < conv_cases().size(); ++i) {
@@ -219,6 +235,8 @@ std::vector<Param> all_params() {
     for (cuda::PipelinedTile t : {cuda::PipelinedTile::N64, cuda::PipelinedTile::N128, cuda::PipelinedTile::N128W8,
                                   cuda::PipelinedTile::Nhwc64, cuda::PipelinedTile::Nhwc128})
       out.push_back({i, ConvAlgo::ImplicitGemmPipelined, Path::Tf32, t});
+    for (cuda::PipelinedTile t : {cuda::PipelinedTile::Nhwc64, cuda::PipelinedTile::Nhwc128})  // 3xTF32
+      out.push_back({i, ConvAlgo::ImplicitGemmPipelined, Path::Float32, t});
   }
   return out;
 }
@@ -260,31 +278,46 @@ TEST(ImplicitGemmPlan, ChannelsLastWhereItRunsAndSplitsToOneWave) {
   int sms = 0;
   ASSERT_EQ(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0), cudaSuccess);
   if (sms != 132) GTEST_SKIP() << "the expected split counts are for 132 SMs; this GPU has " << sms;
-  using cuda::PipelinedTile;
-  auto geo = [](int64_t n, int64_t c, int64_t hw, int64_t k, int64_t stride = 1) {
-    return cpu::Conv2dGeometry{.n = n, .c_in = c, .h = hw, .w = hw, .c_out = k, .kh = 3, .kw = 3,
-                               .stride_h = stride, .stride_w = stride, .pad_h = 1, .pad_w = 1};
+  using cuda::PipelinedMath, cuda::PipelinedTile;
+  auto geo = [](int64_t n, int64_t c, int64_t hw, int64_t k) {
+    return cpu::Conv2dGeometry{.n = n, .c_in = c, .h = hw, .w = hw, .c_out = k, .kh = 3, .kw = 3, .pad_h = 1,
+                               .pad_w = 1};
   };
   auto expect_plan = [&](const cpu::Conv2dGeometry& g, PipelinedTile asked, PipelinedTile tile, int splits,
-                         const char* what) {
+                         PipelinedMath math, const char* what) {
     const cuda::PipelinedPlan plan = cuda::implicit_gemm_pipelined_plan(g, asked);
     EXPECT_EQ(plan.tile, tile) << what << ": tile " << cuda::pipelined_tile_name(plan.tile);
     EXPECT_EQ(plan.splits, splits) << what;
+    EXPECT_EQ(plan.math, math) << what << ": " << cuda::pipelined_math_name(plan.math);
   };
-  // resnet3x3 (M = 128, 9 steps): 1 tile, 2 parts of >= 4 steps.
-  expect_plan(geo(2, 16, 8, 16), PipelinedTile::Auto, PipelinedTile::Nhwc64, 2, "resnet3x3");
-  // The stem (C = 3): the NCHW kernel; forcing channels last is refused.
-  expect_plan(geo(2, 3, 32, 8), PipelinedTile::Auto, PipelinedTile::N64, 1, "stem");
-  EXPECT_THROW(cuda::implicit_gemm_pipelined_plan(geo(2, 3, 32, 8), PipelinedTile::Nhwc64), Error);
-  // channels_last_partial (M = 189, K = 70, C = 36: 9 taps x 2 channel blocks = 18 steps).
-  expect_plan(geo(3, 36, 7, 70), PipelinedTile::Auto, PipelinedTile::Nhwc64, 4, "C = 36: 4 tiles, 18 steps");
-  expect_plan(geo(3, 36, 7, 70), PipelinedTile::Nhwc128, PipelinedTile::Nhwc128, 4, "C = 36, 2 tiles");
-  // The CIFAR ResNet's 3x3 layers at batch 32 and 128.
-  expect_plan(geo(32, 64, 32, 64), PipelinedTile::Auto, PipelinedTile::Nhwc64, 1, "64->64 @32, n32: 256 tiles");
-  expect_plan(geo(32, 128, 16, 128), PipelinedTile::Auto, PipelinedTile::Nhwc128, 4, "128->128 @16, n32: 64 tiles");
-  expect_plan(geo(128, 256, 8, 256), PipelinedTile::Auto, PipelinedTile::Nhwc128, 2, "256->256 @8, n128: 128 tiles");
-  expect_plan(geo(32, 512, 4, 512), PipelinedTile::Auto, PipelinedTile::Nhwc128, 16, "512->512 @4, n32: 16 tiles");
-  expect_plan(geo(128, 64, 32, 64), PipelinedTile::Auto, PipelinedTile::Nhwc64, 1, "64->64 @32, n128");
+  {
+    const MathModeScope tf32(true, ConvAlgo::ImplicitGemmPipelined);
+    const PipelinedMath m = PipelinedMath::Tf32;
+    // resnet3x3 (M = 128, 9 steps): 1 tile, 2 parts of >= 4 steps.
+    expect_plan(geo(2, 16, 8, 16), PipelinedTile::Auto, PipelinedTile::Nhwc64, 2, m, "resnet3x3");
+    // The stem (C = 3): the NCHW kernel; forcing channels last is refused.
+    expect_plan(geo(2, 3, 32, 8), PipelinedTile::Auto, PipelinedTile::N64, 1, m, "stem");
+    EXPECT_THROW(cuda::implicit_gemm_pipelined_plan(geo(2, 3, 32, 8), PipelinedTile::Nhwc64), Error);
+    // channels_last_partial (M = 189, K = 70, C = 36: 9 taps x 2 channel blocks = 18 steps).
+    expect_plan(geo(3, 36, 7, 70), PipelinedTile::Auto, PipelinedTile::Nhwc64, 4, m, "C = 36: 4 tiles, 18 steps");
+    expect_plan(geo(3, 36, 7, 70), PipelinedTile::Nhwc128, PipelinedTile::Nhwc128, 4, m, "C = 36, 2 tiles");
+    // The CIFAR ResNet's 3x3 layers at batch 32 and 128.
+    expect_plan(geo(32, 64, 32, 64), PipelinedTile::Auto, PipelinedTile::Nhwc64, 1, m, "64->64 @32, n32: 256 tiles");
+    expect_plan(geo(32, 128, 16, 128), PipelinedTile::Auto, PipelinedTile::Nhwc128, 4, m, "128->128 @16, n32");
+    expect_plan(geo(128, 256, 8, 256), PipelinedTile::Auto, PipelinedTile::Nhwc128, 2, m, "256->256 @8, n128");
+    expect_plan(geo(32, 512, 4, 512), PipelinedTile::Auto, PipelinedTile::Nhwc128, 16, m, "512->512 @4, n32");
+    expect_plan(geo(128, 64, 32, 64), PipelinedTile::Auto, PipelinedTile::Nhwc64, 1, m, "64->64 @32, n128");
+  }
+  {  // TF32 off: 3xTF32 on the 128 x 64 channels-last tile, else the teaching kernel's FMA tiles.
+    const MathModeScope fp32(false, ConvAlgo::ImplicitGemmPipelined);
+    expect_plan(geo(32, 128, 16, 128), PipelinedTile::Auto, PipelinedTile::Nhwc64, 2, PipelinedMath::Tf32x3,
+                "128->128 @16, n32: 128 tiles");
+    expect_plan(geo(32, 128, 16, 128), PipelinedTile::Nhwc128, PipelinedTile::Nhwc128, 4, PipelinedMath::Tf32x3,
+                "forced 128-wide");
+    expect_plan(geo(32, 128, 16, 128), PipelinedTile::N128, PipelinedTile::Auto, 1, PipelinedMath::Fma,
+                "an NCHW tile has no 3xTF32");
+    expect_plan(geo(2, 3, 32, 8), PipelinedTile::Auto, PipelinedTile::Auto, 1, PipelinedMath::Fma, "stem");
+  }
 }
 #endif
 
