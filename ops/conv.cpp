@@ -142,10 +142,13 @@ Tensor grad_weight_raw(const cpu::Conv2dGeometry& geo, const Tensor& x, const Te
   return dw;
 }
 
-void check_grad_shape(const char* op, const char* what, const Tensor& g, const Shape& expected,
-                      const std::string& ctx) {
-  ATEBM_CHECK(g.shape() == expected, "{}: {} has shape {} but the convolution's output is {}; {}", op, what,
-              shape_str(g.shape()), shape_str(expected), ctx);
+// ctx() describes the call for the message; it runs only when the check fails (these checks run
+// on every call of the gradient ops, where formatting three shapes would be wasted work).
+template <typename Ctx>
+void check_grad_shape(const char* op, const char* what, const Tensor& g, const Shape& expected, Ctx&& ctx) {
+  if (g.shape() == expected) return;
+  ATEBM_FAIL("{}: {} has shape {} but the convolution's output is {}; {}", op, what, shape_str(g.shape()),
+             shape_str(expected), ctx());
 }
 
 }  // namespace
@@ -187,9 +190,9 @@ Tensor conv2d_grad_input(const Tensor& g, const Tensor& w, const Shape& input_sh
   check_tensor(op, g, "grad_output g", Tensor());
   check_tensor(op, w, "weight w", g);
   const cpu::Conv2dGeometry geo = make_geometry(op, input_shape, w.shape(), p);
-  check_grad_shape(
-      op, "grad_output g", g, output_shape(geo),
-      fmt::format("input_shape {}, weight {}, {}", shape_str(input_shape), shape_str(w.shape()), params_str(p)));
+  check_grad_shape(op, "grad_output g", g, output_shape(geo), [&] {
+    return fmt::format("input_shape {}, weight {}, {}", shape_str(input_shape), shape_str(w.shape()), params_str(p));
+  });
   Tensor dx = grad_input_raw(geo, g, w);
   if (any_requires_grad({g, w})) {
     const bool ng = g.requires_grad(), nw = w.requires_grad();
@@ -209,9 +212,9 @@ Tensor conv2d_grad_weight(const Tensor& x, const Tensor& g, const Shape& weight_
   check_tensor(op, x, "input x", Tensor());
   check_tensor(op, g, "grad_output g", x);
   const cpu::Conv2dGeometry geo = make_geometry(op, x.shape(), weight_shape, p);
-  check_grad_shape(
-      op, "grad_output g", g, output_shape(geo),
-      fmt::format("input {}, weight_shape {}, {}", shape_str(x.shape()), shape_str(weight_shape), params_str(p)));
+  check_grad_shape(op, "grad_output g", g, output_shape(geo), [&] {
+    return fmt::format("input {}, weight_shape {}, {}", shape_str(x.shape()), shape_str(weight_shape), params_str(p));
+  });
   Tensor dw = grad_weight_raw(geo, x, g);
   if (any_requires_grad({x, g})) {
     const bool nx = x.requires_grad(), ng = g.requires_grad();

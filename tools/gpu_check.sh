@@ -456,10 +456,11 @@ run_bench() {  # run_bench LABEL FILTER MIN_TIME TIMEOUT   (FILTER 'none': nothi
   fi
 }
 if [ "$EMULATED" = 1 ]; then
-  # One size of a few kernels and the smallest conv shape: the emulator runs them thread by
-  # thread, and the ResNet-50 iteration would take hours.
+  # One size of a few kernels, the smallest conv shape and the channels-last kernel on a small
+  # 1x1 one (the stem has 3 channels): the emulator runs them thread by thread, and the
+  # ResNet-50 iteration would take hours.
   KERNEL_FILTER="${KERNEL_FILTER:-BM_cuda_(copy_d2d|add|sum_columns|max_columns)/16777216}"
-  CONV_FILTER="${CONV_FILTER:-conv2d_.*/n32/3x3_s1_3to64_32x32}"
+  CONV_FILTER="${CONV_FILTER:-conv2d_.*/n32/3x3_s1_3to64_32x32|conv2d_forward/igemm_nhwc64/.*/n32/1x1_s1_64to64_32x32}"
   CONV128_FILTER="${CONV128_FILTER:-conv2d_forward/engine/tf32/n128/3x3_s1_3to64_32x32}"
   MIN_TIME="${BENCH_MIN_TIME:-0.001}" CONV_MIN_TIME="${CONV_MIN_TIME:-0.001}"
 fi
