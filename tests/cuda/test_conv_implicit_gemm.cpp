@@ -79,6 +79,8 @@ const std::vector<ConvCase>& conv_cases() {
       // For the channels-last kernel (C % 4 == 0; the cases above with C = 16, 4, 32, 40, 48 run it
       // too): M = 189 and K = 70 partial, C = 36 (a 32-channel step and a 4-channel one per tap).
       {"channels_last_partial", 3, 36, 7, 9, 70, 3, 3, {.padding = {1, 1}}, true},
+      // 25 taps (the weight copy takes 16 at a time), C = 8: M = 162, K = 12, R = 200.
+      {"kernel_5x5", 2, 8, 9, 9, 12, 5, 5, {.padding = {2, 2}}, true},
   };
   return cases;
 }
