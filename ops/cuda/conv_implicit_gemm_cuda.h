@@ -37,7 +37,8 @@ void conv2d_forward_implicit_gemm(const cpu::Conv2dGeometry& geo, const T* x, co
 /// channels-last kernel (ops/cuda/conv_implicit_gemm_nhwc.cu: copies x and w to NHWC first, then
 /// 16-byte gathers; C % 4 == 0) with 128 × 64 or 128 × 128 tiles (Nhwc64, Nhwc128: 4 warps, 3
 /// stages of 32 channels in 83 or 110 KB of shared memory). Auto: the channels-last kernel where
-/// it can run, else N64/N128; 128 wide from 128 output channels on.
+/// it can run (128 wide from 128 output channels on, where the GPU gives a block 110 KB), else
+/// N64/N128 (128 wide from 128 output channels on).
 enum class PipelinedTile { Auto, N64, N128, N128W8, Nhwc64, Nhwc128 };
 
 /// The tile's name in labels and test names: "128x64", "128x128", "128x128w8", "nhwc128x64",

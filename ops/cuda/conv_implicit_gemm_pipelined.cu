@@ -278,9 +278,12 @@ PipelinedPlan plan_for(const ConvShape& s, PipelinedTile tile, int device) {
   if (!igemm::has_tf32_tensor_cores(device)) return {PipelinedTile::Auto, 1, PipelinedMath::Fma};
   const bool tf32 = allow_tf32(), wide = s.K >= 128;
   if (tile == PipelinedTile::Auto) {
-    const int bn = tf32 && wide ? 128 : 64;
-    if (igemm::nhwc_unsupported(s, bn, !tf32, device) == nullptr)
-      tile = bn == 128 ? PipelinedTile::Nhwc128 : PipelinedTile::Nhwc64;
+    // The wide channels-last tile needs 110 KB of shared memory (sm_86/89 allow a block 99 KB):
+    // then the narrow one, then NCHW.
+    if (tf32 && wide && igemm::nhwc_unsupported(s, 128, false, device) == nullptr)
+      tile = PipelinedTile::Nhwc128;
+    else if (igemm::nhwc_unsupported(s, 64, !tf32, device) == nullptr)
+      tile = PipelinedTile::Nhwc64;
     else
       tile = wide ? PipelinedTile::N128 : PipelinedTile::N64;
   }
