@@ -63,16 +63,20 @@ Tensor eval_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
                     const Tensor& running_var, double eps, const Layout& l) {
   ATEBM_CHECK(running_mean.defined(), "{}: evaluation mode needs running_mean and running_var (x {})", kOp,
               shape_str(x.shape()));
-  // Per-channel constants, fresh tensors: later in-place updates of the buffers cannot reach
-  // what backward saved.
-  Tensor inv_std, scale, shift, mean_c;
+  // Per-channel constants (ops/kernels/norm_math.h; one kernel), fresh tensors: later in-place
+  // updates of the buffers cannot reach what backward saved.
+  const Shape c = {x.size(1)};
+  const Tensor inv_std = detail::new_like(running_mean, c), scale = detail::new_like(running_mean, c),
+               shift = detail::new_like(running_mean, c), mean_c = detail::new_like(running_mean, c);
   {
-    NoGradGuard no_grad;
-    inv_std = contiguous_raw(rsqrt(add(running_var, eps)));
-    scale = weight.defined() ? contiguous_raw(mul(weight, inv_std)) : inv_std;
-    shift = mul(running_mean, scale);
-    shift = contiguous_raw(bias.defined() ? sub(bias, shift) : neg(shift));
-    mean_c = copy_to(running_mean, running_mean.device(), running_mean.dtype());
+    const Tensor m = contiguous_raw(running_mean), v = contiguous_raw(running_var);
+    const Tensor w = weight.defined() ? contiguous_raw(weight) : Tensor();
+    const Tensor b = bias.defined() ? contiguous_raw(bias) : Tensor();
+    if (x.device().is_cuda()) {
+      ATEBM_CUDA_CALL(kOp, cuda::bn_eval_constants(m, v, w, b, eps, inv_std, scale, shift, mean_c));
+    } else {
+      cpu::bn_eval_constants(m, v, w, b, eps, inv_std, scale, shift, mean_c);
+    }
   }
   Tensor out = detail::new_like(x, x.shape());
   if (x.device().is_cuda()) {

@@ -278,12 +278,26 @@ void flush_streams(bool blocking_only) {
   for (CUstream_st* s : streams) flush(s, kAll);
 }
 
+// CUDA_EMU_TRACE=FILE: every stream operation submitted (a kernel launch as its source text, a
+// copy, a memset, a library call), one line each, "capture " before those recorded into a graph:
+// what a piece of the engine launches, counted without a GPU. Called with the state's lock held.
+void trace_locked(const Node& node, bool capturing) {
+  static std::FILE* out = [] {
+    const char* path = std::getenv("CUDA_EMU_TRACE");
+    return path != nullptr && *path != '\0' ? std::fopen(path, "w") : nullptr;
+  }();
+  if (out == nullptr) return;
+  std::fprintf(out, "%s%s\n", capturing ? "capture " : "", node.what.c_str());
+  std::fflush(out);
+}
+
 // Runs now, queues (asynchronous mode) or records when `s` captures. Called without the lock.
 cudaError_t submit(cudaStream_t s, Node node) {
   {
     State& st = state();
     std::lock_guard<std::mutex> lock(st.mu);
     if (const cudaError_t e = check_stream_locked(st, s); e != cudaSuccess) return e;
+    trace_locked(node, s != nullptr && s->capture != nullptr);
     if (s != nullptr && s->capture != nullptr) {
       if (s->capture->invalidated) return cudaErrorStreamCaptureInvalidated;
       s->capture->graph->nodes.push_back(std::move(node));

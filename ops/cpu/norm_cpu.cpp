@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/parallel.h"
+#include "ops/kernels/norm_math.h"
 
 namespace atebm::cpu {
 
@@ -33,6 +34,24 @@ void channel_affine(const Tensor& out, const Tensor& x, const Tensor& scale, con
         for (int64_t k = 0; k < s; ++k) orow[k] = xr[k] * a + sh;
       }
     });
+  });
+}
+
+void bn_eval_constants(const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                       const Tensor& bias, double eps, const Tensor& inv_std, const Tensor& scale,
+                       const Tensor& shift, const Tensor& mean_out) {
+  ATEBM_DISPATCH_FLOATING(running_mean.dtype(), "batch_norm", [&] {
+    const scalar_t* pw = weight.defined() ? weight.data<scalar_t>() : nullptr;
+    const scalar_t* pb = bias.defined() ? bias.data<scalar_t>() : nullptr;
+    const scalar_t* pm = running_mean.data<scalar_t>();
+    const scalar_t* pv = running_var.data<scalar_t>();
+    for (int64_t c = 0; c < running_mean.numel(); ++c) {
+      const auto k = kernels::bn_eval_constants<scalar_t>(pm[c], pv[c], pw, pb, c, static_cast<scalar_t>(eps));
+      inv_std.data<scalar_t>()[c] = k.inv_std;
+      scale.data<scalar_t>()[c] = k.scale;
+      shift.data<scalar_t>()[c] = k.shift;
+      mean_out.data<scalar_t>()[c] = pm[c];
+    }
   });
 }
 
