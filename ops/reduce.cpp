@@ -42,6 +42,40 @@ Shape dropdim_shape(const Shape& shape, const std::vector<bool>& flags) {
   return out;
 }
 
+// The backends' sum of x over `flags` into out (contiguous, x's keepdim shape). The backends read
+// x in place when the reduced dims form one run (size-1 dims aside); with more runs, e.g. dims
+// (0, 2, 3) of [N, C, H, W] in every batch-norm gradient, they would permute x into a copy
+// first (ops/kernels/reduce_layout.h). Here the last run is summed first, into a temporary
+// whose reduced dims are then of size 1, and the rest the same way: no copy of x, and after the
+// first pass only the smaller temporaries are read again. Deterministic as every sum: the
+// order is fixed by the shape.
+void sum_into(const Tensor& out, const Tensor& x, const std::vector<bool>& flags) {
+  int runs = 0;
+  int64_t last_run = 0;  // first dim of the last run of reduced dims
+  bool prev = false;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (x.shape()[d] == 1) continue;
+    if (flags[d] && !prev) {
+      ++runs;
+      last_run = d;
+    }
+    prev = flags[d];
+  }
+  if (runs > 1) {
+    std::vector<bool> last(flags.size(), false);
+    for (int64_t d = last_run; d < x.dim(); ++d) last[d] = flags[d];
+    const Tensor partial = detail::new_like(x, keepdim_shape(x.shape(), last));
+    sum_into(partial, x, last);
+    sum_into(out, partial, flags);  // one run fewer: the summed dims have size 1 now
+    return;
+  }
+  if (x.device().is_cuda()) {
+    ATEBM_CUDA_CALL("sum", cuda::reduce_sum(out, x, flags));
+  } else {
+    cpu::reduce_sum(out, x, flags);
+  }
+}
+
 }  // namespace
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
@@ -49,11 +83,7 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   const std::vector<bool> flags = reduce_flags(x, dims, "sum");
   const Shape keep = keepdim_shape(x.shape(), flags);
   Tensor out = detail::new_like(x, keep);
-  if (x.device().is_cuda()) {
-    ATEBM_CUDA_CALL("sum", cuda::reduce_sum(out, x, flags));
-  } else {
-    cpu::reduce_sum(out, x, flags);
-  }
+  sum_into(out, x, flags);
   if (!keepdim) out = make_view(out, dropdim_shape(x.shape(), flags), contiguous_strides(dropdim_shape(x.shape(), flags)), 0);
   if (any_requires_grad({x})) {
     record("sum", {x}, {out}, [keep, xs = x.shape()](const Tensors& g) -> Tensors {
