@@ -362,7 +362,7 @@ int nhwc_split_count(int64_t tiles, int64_t steps, int sms) {
   // under two per SM, into as many parts as one such wave holds (a third of a wave more would
   // cost a whole wave), every part at least 4 steps (128 of R) long, at most 16.
   const int64_t wave = 2 * int64_t{sms};
-  if (tiles >= wave) return 1;
+  if (tiles <= 0 || tiles >= wave) return 1;
   return static_cast<int>(std::max<int64_t>(1, std::min({wave / tiles, steps / 4, int64_t{16}})));
 }
 

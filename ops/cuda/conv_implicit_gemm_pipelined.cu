@@ -261,7 +261,7 @@ int implicit_gemm_split_count(int64_t tiles, int64_t steps, int sms) {
   // A block holds 37–40 KB of shared memory and 128 or 256 threads, so 2 to 5 fit on an SM
   // (registers decide): aim at about 3 per SM, every split at least 8 steps (128 of R) long, at
   // most 16.
-  if (tiles >= 2 * int64_t{sms}) return 1;
+  if (tiles <= 0 || tiles >= 2 * int64_t{sms}) return 1;
   const int64_t wanted = (3 * int64_t{sms} + tiles - 1) / tiles;
   return static_cast<int>(std::max<int64_t>(1, std::min({wanted, steps / 8, int64_t{16}})));
 }
@@ -291,16 +291,17 @@ PipelinedPlan plan_for(const ConvShape& s, PipelinedTile tile, int device) {
   const int bn = tile == PipelinedTile::N64 || tile == PipelinedTile::Nhwc64 ? 64 : 128;
   const dim3 grid = igemm::tile_grid(s, kBM, bn);
   const int64_t tiles = int64_t{grid.x} * grid.y;
-  int sms = 0;
-  ATEBM_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  const PipelinedMath math = tf32 ? PipelinedMath::Tf32 : PipelinedMath::Tf32x3;
   if (is_nhwc(tile)) {
     const char* why = igemm::nhwc_unsupported(s, bn, !tf32, device);
     ATEBM_CHECK(why == nullptr, "conv2d (implicit gemm): tile {} cannot run x with {} channels: {}",
                 pipelined_tile_name(tile), s.C, why);
-    return {tile, igemm::nhwc_split_count(tiles, igemm::nhwc_steps(s), sms),
-            tf32 ? PipelinedMath::Tf32 : PipelinedMath::Tf32x3};
   }
-  return {tile, implicit_gemm_split_count(tiles, (s.R + kBK - 1) / kBK, sms), PipelinedMath::Tf32};
+  if (tiles == 0) return {tile, 1, math};  // an empty batch: nothing to split
+  int sms = 0;
+  ATEBM_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  if (is_nhwc(tile)) return {tile, igemm::nhwc_split_count(tiles, igemm::nhwc_steps(s), sms), math};
+  return {tile, implicit_gemm_split_count(tiles, (s.R + kBK - 1) / kBK, sms), math};
 }
 
 // Runs the pipelined kernel with tile Tile<kWarpN, kWarpsN> in `splits` parts (and then the sum
@@ -364,13 +365,13 @@ void conv2d_forward_implicit_gemm_pipelined(const cpu::Conv2dGeometry& geo, cons
     conv2d_forward_implicit_gemm<T>(geo, x, w, b, y);  // float64: the teaching kernel's FMA path
   } else {
     const ConvShape s = igemm::make_shape(geo);
+    if (s.M == 0) return;  // an empty batch: no output element
     const int device = current_device();
     const PipelinedPlan plan = plan_for(s, tile, device);
     if (plan.math == PipelinedMath::Fma) {
       conv2d_forward_implicit_gemm<float>(geo, x, w, b, y);  // FP32 FMA tiles
       return;
     }
-    if (s.M == 0) return;
     const bool split = plan.math == PipelinedMath::Tf32x3;
     switch (plan.tile) {
       case PipelinedTile::N128:

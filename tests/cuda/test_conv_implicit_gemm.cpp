@@ -269,6 +269,7 @@ TEST(ImplicitGemmSplitCount, SplitsOnlyGridsTooSmallForTheGpu) {
   EXPECT_EQ(cuda::implicit_gemm_split_count(1, 10000, 132), 16) << "at most 16";
   EXPECT_EQ(cuda::implicit_gemm_split_count(264, 288, 132), 1) << "two blocks per SM: no split";
   EXPECT_EQ(cuda::implicit_gemm_split_count(256, 36, 132), 2) << "3x3 64->64 @32, batch 32: 1.9 blocks per SM";
+  EXPECT_EQ(cuda::implicit_gemm_split_count(0, 36, 132), 1) << "no tiles (an empty batch)";
 }
 
 // The plan (tile, split count) on the GPU, here with 132 SMs (the emulated GPU's, an H100/H200's):
@@ -309,6 +310,15 @@ TEST(ImplicitGemmPlan, ChannelsLastWhereItRunsAndSplitsToOneWave) {
     expect_plan(geo(128, 256, 8, 256), PipelinedTile::Auto, PipelinedTile::Nhwc128, 2, m, "256->256 @8, n128");
     expect_plan(geo(32, 512, 4, 512), PipelinedTile::Auto, PipelinedTile::Nhwc128, 16, m, "512->512 @4, n32");
     expect_plan(geo(128, 64, 32, 64), PipelinedTile::Auto, PipelinedTile::Nhwc64, 1, m, "64->64 @32, n128");
+  }
+  {  // An empty batch: no tiles, no split (and no division by the tile count).
+    const MathModeScope tf32(true, ConvAlgo::ImplicitGemmPipelined);
+    expect_plan(geo(0, 64, 8, 64), PipelinedTile::Auto, PipelinedTile::Nhwc64, 1, PipelinedMath::Tf32, "n = 0");
+    const MathModeScope fp32(false, ConvAlgo::ImplicitGemmPipelined);
+    expect_plan(geo(0, 64, 8, 64), PipelinedTile::Auto, PipelinedTile::Nhwc64, 1, PipelinedMath::Tf32x3, "n = 0");
+    const Tensor y = conv2d(empty({0, 64, 8, 8}, {.device = Device::cuda()}),
+                            empty({64, 64, 3, 3}, {.device = Device::cuda()}), Tensor(), {.padding = {1, 1}});
+    EXPECT_EQ(y.shape(), (Shape{0, 64, 8, 8}));
   }
   {  // TF32 off: 3xTF32 on the 128 x 64 channels-last tile, else the teaching kernel's FMA tiles.
     const MathModeScope fp32(false, ConvAlgo::ImplicitGemmPipelined);
