@@ -18,8 +18,7 @@
 //    to [K][kh][kw][C] (oihw_to_ohwi_tf32_kernel), rounding both to TF32 on the way: the main loop
 //    then needs no conversion at all (the tensor cores ignore the low 13 bits, which are zero).
 //    Rounding before or after the copy gives the same bits; the two copies cost one read and one
-//    write of x and w, a few percent of the convolution on the ResNet layers (the benchmarks time
-//    them with it).
+//    write of x and w (the benchmarks time them with the convolution).
 // 3. A and B both k-contiguous in shared memory: As[m][c] (WMMA row-major A) and Bs[k][c]
 //    (col-major B), rows of kBC + 4 = 36 floats, so that the 8 rows a fragment load touches start
 //    on 8 different banks (36 ≡ 4 mod 32) and every row stays 16-byte aligned for cp.async.
@@ -32,7 +31,8 @@
 //    a·b ≈ small_a·big_b + big_a·small_b + big_a·big_b, dropping small_a·small_b (≤ 2^-22·|ab|):
 //    three MMAs instead of one, twice the copies and shared memory (2 stages: 110 KB for 128 × 64),
 //    and an error per product within a few units of 2^-22, next to float32 accumulation's 2^-24
-//    per add. The FMA path it replaces runs at CUDA-core speed, 1/16 of the tensor cores'.
+//    per add. The FMA path it replaces runs on the CUDA cores, whose float32 rate is a fraction
+//    of the tensor cores' TF32 rate even after dividing the latter by three.
 // Each thread copies one 16-byte chunk (4 channels) of 8 rows of A and of kBN / 16 rows of B per
 // step: thread t takes chunk t % 8 of rows t / 8 + 16·i, so a warp reads 4 rows × 128
 // contiguous bytes. The per-row part of an address (the window's corner) sits in a table in
