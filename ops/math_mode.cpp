@@ -60,17 +60,10 @@ void set_math_mode(const MathMode& mode) {
   set_cudnn_algo_search(mode.cudnn_algo_search);
 }
 
-MathModeScope::MathModeScope(bool tf32, ConvAlgo algo, CudnnAlgoSearch search)
-    : tf32_(allow_tf32()), algo_(conv_algo()), search_(cudnn_algo_search()) {
-  set_allow_tf32(tf32);
-  set_conv_algo(algo);
-  set_cudnn_algo_search(search);
+MathModeScope::MathModeScope(bool tf32, ConvAlgo algo, CudnnAlgoSearch search) : saved_(math_mode()) {
+  set_math_mode({tf32, algo, search});
 }
 
-MathModeScope::~MathModeScope() {
-  set_allow_tf32(tf32_);
-  set_conv_algo(algo_);
-  set_cudnn_algo_search(search_);
-}
+MathModeScope::~MathModeScope() { set_math_mode(saved_); }
 
 }  // namespace atebm

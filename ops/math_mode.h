@@ -80,9 +80,7 @@ class MathModeScope {
   MathModeScope& operator=(const MathModeScope&) = delete;
 
  private:
-  bool tf32_;
-  ConvAlgo algo_;
-  CudnnAlgoSearch search_;
+  MathMode saved_;
 };
 
 }  // namespace atebm

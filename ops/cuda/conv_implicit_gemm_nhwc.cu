@@ -324,20 +324,14 @@ void launch(const ConvShape& s, int splits, int device, const float* x, const fl
   }
   dim3 grid = tile_grid(s, kBM, kBN);
   grid.z = static_cast<unsigned>(splits);
-  Tensor workspace;
-  if (splits > 1) workspace = empty({splits * int64_t{s.K} * s.M}, f32);
-  float* partial = splits > 1 ? workspace.data<float>() : nullptr;
+  const SplitK split(s, splits, device);
   const int c_blocks = (s.C + kBC - 1) / kBC;
   allow_shared_memory<kBN, kSplit>(device);
   constexpr int kSmemBytes = NhwcTile<kBN, kSplit>::kSmemBytes;
   ATEBM_LAUNCH_FN(grid, kThreads, kSmemBytes, current_stream(), implicit_gemm_nhwc_kernel<kBN, kSplit>)
-      (xt.data<float>(), wt.data<float>(), b, y, partial, s, x_plane, w_plane, c_blocks, taps * c_blocks);
+      (xt.data<float>(), wt.data<float>(), b, y, split.partial(), s, x_plane, w_plane, c_blocks, taps * c_blocks);
   ATEBM_CUDA_CHECK_LAUNCH();
-  if (splits > 1) {
-    ATEBM_LAUNCH(grid_for(int64_t{s.K} * s.M), kThreads, 0, current_stream(), sum_splits_kernel<float>)
-        (partial, b, y, s, splits);
-    ATEBM_CUDA_CHECK_LAUNCH();
-  }
+  split.sum_into(b, y);
 }
 
 }  // namespace

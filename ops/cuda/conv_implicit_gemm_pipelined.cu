@@ -75,8 +75,7 @@
 namespace atebm::cuda {
 namespace {
 
-using igemm::ConvShape, igemm::GatherRow, igemm::gather_row, igemm::run_pipeline, igemm::sum_splits_kernel,
-    igemm::write_tile;
+using igemm::ConvShape, igemm::GatherRow, igemm::gather_row, igemm::run_pipeline, igemm::write_tile;
 
 // ---- device code ----------------------------------------------------------------------------
 
@@ -312,10 +311,8 @@ void launch_pipelined(const ConvShape& s, int splits, int device, const float* x
   using T = Tile<kWarpN, kWarpsN>;
   dim3 grid = igemm::tile_grid(s, kBM, T::kBN);
   grid.z = static_cast<unsigned>(splits);
-  Tensor workspace;  // freed at return: the caching allocator reuses it only in stream order
-  if (splits > 1)
-    workspace = empty({splits * int64_t{s.K} * s.M}, {.dtype = DType::Float32, .device = Device::cuda(device)});
-  float* partial = splits > 1 ? workspace.data<float>() : nullptr;
+  const igemm::SplitK split(s, splits, device);
+  float* partial = split.partial();
   const int steps = (s.R + kBK - 1) / kBK;
   if (s.R % 4 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0)
     ATEBM_LAUNCH(grid, T::kThreads, 0, current_stream(), implicit_gemm_pipelined_kernel<kWarpN, kWarpsN, true>)
@@ -324,11 +321,7 @@ void launch_pipelined(const ConvShape& s, int splits, int device, const float* x
     ATEBM_LAUNCH(grid, T::kThreads, 0, current_stream(), implicit_gemm_pipelined_kernel<kWarpN, kWarpsN, false>)
         (x, w, b, y, partial, s, steps);
   ATEBM_CUDA_CHECK_LAUNCH();
-  if (splits > 1) {
-    ATEBM_LAUNCH(grid_for(int64_t{s.K} * s.M), kThreads, 0, current_stream(), sum_splits_kernel<float>)
-        (partial, b, y, s, splits);
-    ATEBM_CUDA_CHECK_LAUNCH();
-  }
+  split.sum_into(b, y);
 }
 
 }  // namespace

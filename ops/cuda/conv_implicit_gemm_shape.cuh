@@ -1,8 +1,9 @@
 #pragma once
-// What the two implicit-GEMM conv kernels share (ops/cuda/conv_implicit_gemm.cu, the teaching
-// kernel, and conv_implicit_gemm_pipelined.cu): the problem as a GEMM, checked to fit the
-// kernels' int indices, the grid of output tiles, the decode of an output position, the NCHW
-// store, and the TF32 test.
+// What the implicit-GEMM conv kernels share (ops/cuda/conv_implicit_gemm.cu, the teaching
+// kernel; conv_implicit_gemm_pipelined.cu and conv_implicit_gemm_nhwc.cu, the pipelined ones):
+// the problem as a GEMM, checked to fit the kernels' int indices, the grid of output tiles, the
+// decode of an output position, the NCHW store, the TF32 test; for the pipelined kernels the
+// cp.async loop, the epilogue and split-K's workspace and sum.
 // Device code: include from .cu files only, after engine/cuda/cuda_check.h.
 #include <cuda_pipeline_primitives.h>
 #include <mma.h>
@@ -11,6 +12,8 @@
 #include <cstdint>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/launch.cuh"
+#include "engine/factories.h"
 #include "ops/cpu/conv_cpu.h"
 
 namespace atebm::cuda::igemm {
@@ -158,6 +161,30 @@ __global__ void sum_splits_kernel(const T* __restrict__ partial, const T* __rest
     store_y(y, b, s, e - int64_t{k} * s.M, k, v);
   }
 }
+
+// Split-K's host steps around a pipelined kernel's launch: the workspace partial[z][k][m] for
+// `splits` > 1 parts (from the caching allocator; freed with this object, and reused by the
+// allocator only in stream order), then, after the launch, y = Σ_z partial[z] + b. One part: no
+// workspace (partial() is null, the kernel writes y) and nothing to sum.
+class SplitK {
+ public:
+  SplitK(const ConvShape& s, int splits, int device) : s_(s), splits_(splits) {
+    if (splits > 1)
+      workspace_ = empty({splits * int64_t{s.K} * s.M}, {.dtype = DType::Float32, .device = Device::cuda(device)});
+  }
+  float* partial() const { return splits_ > 1 ? workspace_.data<float>() : nullptr; }
+  void sum_into(const float* b, float* y) const {
+    if (splits_ == 1) return;
+    ATEBM_LAUNCH(grid_for(int64_t{s_.K} * s_.M), ::atebm::cuda::kThreads, 0, current_stream(), sum_splits_kernel<float>)
+        (partial(), b, y, s_, splits_);
+    ATEBM_CUDA_CHECK_LAUNCH();
+  }
+
+ private:
+  ConvShape s_;
+  int splits_;
+  Tensor workspace_;
+};
 
 // TF32 tensor cores (and cp.async) need compute capability 8.0 (Ampere) or later.
 inline bool has_tf32_tensor_cores(int device) {

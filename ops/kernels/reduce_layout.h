@@ -5,7 +5,8 @@
 //   - If the reduced dims (ignoring size-1 dims) form one run, x (made contiguous) is already
 //     [kept before, reduced, kept after]: no permutation, no copy when x is contiguous.
 //   - Otherwise kept dims are moved first and reduced dims last, into a fresh contiguous copy:
-//     [outer, r, 1].
+//     [outer, r, 1]. The op sum() (ops/reduce.cpp) never asks for that: it sums such dims one
+//     run at a time; the copy serves direct callers of the backends' reduce_sum.
 #include <cstdint>
 #include <vector>
 
